@@ -1,1 +1,212 @@
-//! Placeholder: see lib.rs.
+//! The command line's shape: clap types only, no behaviour. Every flag that has a config-file
+//! equivalent is an `Option` here so `config` can tell "not given" from "given", and the
+//! environment (`SHADOWSCAN_*`) is read by clap itself, so precedence is
+//! flags > environment > config file > defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shadowscan",
+    version,
+    about = "Finds the APIs you do not know you have: OTLP traces in, endpoint inventory and spec drift out.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// TOML configuration file (flags and SHADOWSCAN_* variables override it).
+    #[arg(long, global = true, env = "SHADOWSCAN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log filter (e.g. `info`, `shadowscan=debug`); logs go to stderr.
+    #[arg(long, global = true, env = "SHADOWSCAN_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, env = "SHADOWSCAN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the OTLP receivers (gRPC and HTTP) and the admin endpoint, building the inventory.
+    Serve(ServeArgs),
+    /// Load OTLP/JSON lines or OTLP protobuf files into the inventory.
+    Ingest(IngestArgs),
+    /// Show the endpoint inventory.
+    Inventory(InventoryArgs),
+    /// Compare observed endpoints with OpenAPI descriptions; exit 1 on drift.
+    Diff(DiffArgs),
+    /// Replay bundled fixtures through the real gRPC receiver and show the inventory.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DbArg {
+    /// Inventory database file.
+    #[arg(long, env = "SHADOWSCAN_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// OTLP/gRPC listen address [default: 0.0.0.0:4317].
+    #[arg(long, env = "SHADOWSCAN_GRPC_ADDR", value_name = "ADDR")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// OTLP/HTTP listen address [default: 0.0.0.0:4318].
+    #[arg(long, env = "SHADOWSCAN_HTTP_ADDR", value_name = "ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Admin address: /healthz, /metrics, /api/v1/inventory [default: 127.0.0.1:9464].
+    #[arg(long, env = "SHADOWSCAN_ADMIN_ADDR", value_name = "ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Largest accepted export request, compressed or not, in bytes [default: 16 MiB].
+    #[arg(long, env = "SHADOWSCAN_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Write the bound addresses as JSON to this file once listening (for scripts and tests
+    /// that bind port 0).
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// OTLP/JSON lines (`.json`, `.jsonl`, one ExportTraceServiceRequest per line) or OTLP
+    /// protobuf (`.pb`, `.binpb`) files, optionally gzip-compressed; `-` reads JSON lines
+    /// from stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Hide the progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Only traffic within this window, e.g. `7d`, `24h`, `90m`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+    pub format: InventoryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+    Markdown,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// OpenAPI 3.0/3.1 or Swagger 2.0 documents, YAML or JSON. Without any, the `[[specs]]`
+    /// mapping of the config file is used.
+    #[arg(value_name = "SPEC")]
+    pub specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Read traffic from OTLP files instead of the database (no server needed in CI).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "server")]
+    pub traces: Vec<PathBuf>,
+    /// Read the inventory of a running `shadowscan serve` (its admin address).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The service the specs describe (needed when the traffic holds several services and
+    /// the config maps none).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Only traffic within this window, e.g. `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// Finding kinds that make the exit status 1 [default: shadow,unauthenticated].
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Accepted findings (with reasons and optional expiry) that do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the current findings as a baseline file to start from, then exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Write the report here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print a unified diff adding the shadow endpoints to the spec as stub operations.
+    #[arg(long)]
+    pub suggest: bool,
+    /// Colour in text output: auto (only on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo database here instead of a temporary file.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+/// Parses `7d`, `24h`, `90m`, `30s`, `2w` and humantime forms (`1h 30m`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    if let Some(weeks) = t.strip_suffix('w').and_then(|n| n.parse::<u64>().ok()) {
+        return Ok(std::time::Duration::from_secs(weeks * 7 * 86_400));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 90m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 7 * 86_400);
+        assert_eq!(parse_duration("2w").unwrap().as_secs(), 14 * 86_400);
+        assert_eq!(parse_duration("90m").unwrap().as_secs(), 5_400);
+        assert!(parse_duration("soon").unwrap_err().contains("7d"));
+    }
+}

@@ -1,1 +1,176 @@
-//! Placeholder: see lib.rs.
+//! Configuration: the TOML file, overridden by `SHADOWSCAN_*` variables and flags (clap
+//! reads those two, see `cli`). This module owns the file's schema and its defaults; commands
+//! ask it for resolved values and never read the file themselves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the config file can set. Unknown keys are errors, so a typo does not silently
+/// fall back to a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Inventory database file.
+    pub db: Option<PathBuf>,
+    pub serve: ServeConfig,
+    pub inventory: InventoryConfig,
+    pub diff: DiffConfig,
+    /// Which spec describes which service, so plain `shadowscan diff` checks them all.
+    pub specs: Vec<SpecMapping>,
+    /// Auth-evidence patterns, template overrides: see `normalize::Rules`.
+    pub normalize: Option<toml::Table>,
+    /// Where this config was read from, for relative paths and messages.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub grpc_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    pub max_message_bytes: Option<usize>,
+    /// Export requests waiting for the writer before new ones get UNAVAILABLE/503.
+    pub queue_batches: Option<usize>,
+    /// How often accepted spans are committed (and their exports acknowledged), in ms.
+    pub flush_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventoryConfig {
+    /// Distinct endpoints per service before new ones are counted as overflow.
+    pub max_endpoints_per_service: Option<usize>,
+    /// How long a server span waits for auth evidence from spans in later batches, in seconds.
+    pub join_window_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiffConfig {
+    pub fail_on: Option<Vec<String>>,
+    pub baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecMapping {
+    pub service: String,
+    pub spec: PathBuf,
+}
+
+pub const DEFAULT_DB: &str = "shadowscan.db";
+pub const DEFAULT_GRPC_ADDR: &str = "0.0.0.0:4317";
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4318";
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the config file: {source}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", file.display())]
+    Parse { file: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads the file when one is named; no file means all defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            file: path.to_owned(),
+            message,
+        })?;
+        config.source = Some(path.to_owned());
+        Ok(config)
+    }
+
+    /// Parses TOML text; the message names the line, column and key at fault.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// The database path: the flag or environment wins, then the file, then the default.
+    pub fn db(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_owned)
+            .or_else(|| self.db.as_ref().map(|p| self.relative(p)))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// Paths inside the config file are relative to the file, not to the working directory.
+    pub fn relative(&self, p: &Path) -> PathBuf {
+        match self.source.as_ref().and_then(|s| s.parent()) {
+            Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.db(None), PathBuf::from(DEFAULT_DB));
+        assert!(c.specs.is_empty());
+    }
+
+    #[test]
+    fn full_file_parses_and_flags_win() {
+        let c = Config::parse(
+            r#"
+db = "/var/lib/shadowscan/inventory.db"
+[serve]
+grpc_addr = "127.0.0.1:14317"
+max_message_bytes = 1048576
+[inventory]
+max_endpoints_per_service = 200
+[diff]
+fail_on = ["shadow"]
+[[specs]]
+service = "shop"
+spec = "specs/shop.yaml"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.serve.grpc_addr,
+            Some("127.0.0.1:14317".parse().unwrap())
+        );
+        assert_eq!(c.specs[0].service, "shop");
+        assert_eq!(c.db(None), PathBuf::from("/var/lib/shadowscan/inventory.db"));
+        assert_eq!(
+            c.db(Some(Path::new("flag.db"))),
+            PathBuf::from("flag.db")
+        );
+    }
+
+    #[test]
+    fn typos_are_errors_that_name_the_key_and_line() {
+        let err = Config::parse("[serve]\ngrcp_addr = \"x\"\n").unwrap_err();
+        assert!(err.contains("grcp_addr"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let mut c = Config::parse("db = \"inv.db\"").unwrap();
+        c.source = Some(PathBuf::from("/etc/shadowscan/config.toml"));
+        assert_eq!(c.db(None), PathBuf::from("/etc/shadowscan/inventory.db").with_file_name("inv.db"));
+    }
+}

@@ -1,0 +1,293 @@
+//! Load command: replays pre-encoded OTLP export requests against a real `shadowscan serve`
+//! over loopback gRPC and reports the *server's* cost from getrusage (not wall clock):
+//! spans per CPU-second, CPU per request and peak memory, plus bytes of memory per distinct
+//! endpoint from two runs that differ only in how many endpoints the traffic touches.
+//!
+//! Run: `cargo bench --bench grpc_load` (builds the release binary first).
+//! Knobs (environment): LOAD_REQUESTS (default 400), LOAD_CONCURRENCY (default 8),
+//! LOAD_SCENARIOS (comma list of names, default all).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
+
+struct Scenario {
+    name: &'static str,
+    spans_per_request: usize,
+    gzip: bool,
+    /// Distinct endpoints the traffic is spread over.
+    endpoints: usize,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario { name: "1000-span batches, protobuf", spans_per_request: 1000, gzip: false, endpoints: 60 },
+    Scenario { name: "1000-span batches, gzip", spans_per_request: 1000, gzip: true, endpoints: 60 },
+    Scenario { name: "100-span batches, protobuf", spans_per_request: 100, gzip: false, endpoints: 60 },
+    Scenario { name: "memory baseline: 100 endpoints", spans_per_request: 1000, gzip: false, endpoints: 100 },
+    Scenario { name: "memory: 100000 endpoints", spans_per_request: 1000, gzip: false, endpoints: 100_000 },
+];
+
+fn kv(key: &str, v: any_value::Value) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+}
+fn s(key: &str, v: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(v.into()))
+}
+fn i(key: &str, v: i64) -> KeyValue {
+    kv(key, any_value::Value::IntValue(v))
+}
+
+/// A small deterministic generator, so every run sends the same corpus.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Realistic traffic: server spans with the current (and some with the old) HTTP
+/// conventions, an auth middleware child on most, a DB child on some, a route on half.
+fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTraceServiceRequest {
+    const RESOURCES: [&str; 7] = ["users", "orders", "invoices", "carts", "products", "payments", "shipments"];
+    let mut out = Vec::with_capacity(spans);
+    let mut t = 1_763_000_000_000_000_000u64 + seq * 1_000_000_000;
+    while out.len() < spans {
+        let trace_id = rng.next().to_le_bytes().repeat(2);
+        let server_id = rng.next().to_le_bytes().to_vec();
+        let e = rng.below(endpoints as u64) as usize;
+        let res = RESOURCES[e % RESOURCES.len()];
+        let (route, path) = if endpoints <= 1000 {
+            let id = rng.below(2_000_000);
+            match e % 3 {
+                0 => (format!("/api/v{}/{res}/{{id}}", e / 21 + 1), format!("/api/v{}/{res}/{id}", e / 21 + 1)),
+                1 => (format!("/api/{res}/{{id}}/items{e}"), format!("/api/{res}/{id}/items{e}")),
+                _ => (format!("/api/{res}/list{e}"), format!("/api/{res}/list{e}")),
+            }
+        } else {
+            (format!("/api/{res}/op{e}"), format!("/api/{res}/op{e}"))
+        };
+        t += 1_000_000 + rng.below(40_000_000);
+        let status = [200, 200, 200, 200, 201, 204, 401, 404, 500][rng.below(9) as usize];
+        let old = rng.below(10) < 4;
+        let mut attrs = if old {
+            vec![s("http.method", "GET"), s("http.target", &path), i("http.status_code", status), s("net.sock.peer.addr", "198.51.100.7"), s("http.scheme", "https")]
+        } else {
+            vec![s("http.request.method", "GET"), s("url.path", &path), i("http.response.status_code", status), s("client.address", "203.0.113.9"), s("url.scheme", "https"), s("server.address", "api.example.com"), s("network.protocol.version", "1.1")]
+        };
+        attrs.push(s("user_agent.original", "okhttp/4.12"));
+        if rng.below(2) == 0 || endpoints > 1000 {
+            attrs.push(s("http.route", &route));
+        }
+        out.push(Span {
+            trace_id: trace_id.clone(),
+            span_id: server_id.clone(),
+            name: format!("GET {route}"),
+            kind: span::SpanKind::Server as i32,
+            start_time_unix_nano: t,
+            end_time_unix_nano: t + 3_000_000,
+            attributes: attrs,
+            ..Default::default()
+        });
+        let mut child = |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
+            trace_id: trace_id.clone(),
+            span_id: rng.next().to_le_bytes().to_vec(),
+            parent_span_id: server_id.clone(),
+            name: name.into(),
+            kind: kind as i32,
+            start_time_unix_nano: t + 1000,
+            end_time_unix_nano: t + 200_000,
+            attributes: attrs,
+            ..Default::default()
+        };
+        if rng.below(10) < 8 && out.len() < spans {
+            out.push(child("middleware - requireAuth", span::SpanKind::Internal, vec![s("express.name", "requireAuth"), s("express.type", "middleware")], rng));
+        }
+        if rng.below(10) < 6 && out.len() < spans {
+            out.push(child("SELECT app.records", span::SpanKind::Client, vec![s("db.system", "postgresql"), s("db.statement", "SELECT * FROM records WHERE id = $1")], rng));
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![s("service.name", "load-shop"), s("telemetry.sdk.language", "python"), s("service.version", "1.4.2")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope { name: "opentelemetry.instrumentation.flask".into(), version: "0.49b0".into(), ..Default::default() }),
+                spans: out,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+struct Server {
+    child: Child,
+    grpc: String,
+    _dir: tempfile::TempDir,
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_shadowscan"))
+        .args(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log", "warn"])
+        .arg("--db")
+        .arg(dir.path().join("load.db"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start shadowscan serve");
+    let grpc = wait_ready(&ready);
+    Server { child, grpc, _dir: dir }
+}
+
+fn wait_ready(ready: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(ready) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                if let Some(a) = v["grpc"].as_str() {
+                    return a.to_owned();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("shadowscan serve did not write its ready file within 30 s");
+}
+
+/// The process's peak resident set (VmHWM), read while it is still running: getrusage's
+/// `ru_maxrss` for children is a maximum over every child so far, not this one.
+fn vm_hwm(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU seconds and peak RSS (bytes) of children that have been waited for.
+fn children_usage() -> (f64, u64) {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime) + secs(ru.ru_stime), ru.ru_maxrss as u64 * 1024)
+}
+
+struct Measured {
+    spans: u64,
+    requests: u64,
+    cpu: f64,
+    wall: f64,
+    peak_rss: u64,
+}
+
+fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Pre-encode a pool of distinct requests; cycling through it keeps client cost low.
+    let pool: Vec<ExportTraceServiceRequest> = (0..requests.min(64))
+        .map(|k| request(&mut rng, sc.spans_per_request, sc.endpoints, k as u64))
+        .collect();
+    let spans_per_req: Vec<u64> = pool.iter().map(|r| r.resource_spans[0].scope_spans[0].spans.len() as u64).collect();
+    let mut server = start_server();
+    let endpoint = format!("http://{}", server.grpc);
+    let (cpu_before, _) = children_usage();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let started = Instant::now();
+    let sent: u64 = rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint).unwrap().connect().await.expect("connect");
+        let mut tasks = Vec::new();
+        for w in 0..concurrency {
+            let mut client = TraceServiceClient::new(channel.clone()).max_encoding_message_size(64 << 20);
+            if sc.gzip {
+                client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
+            let pool = pool.clone();
+            let counts = spans_per_req.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut sent = 0u64;
+                let mut k = w;
+                while k < requests {
+                    let idx = k % pool.len();
+                    loop {
+                        match client.export(pool[idx].clone()).await {
+                            Ok(_) => break,
+                            Err(st) if st.code() == tonic::Code::Unavailable => {
+                                tokio::time::sleep(Duration::from_millis(5)).await
+                            }
+                            Err(st) => panic!("export failed: {st}"),
+                        }
+                    }
+                    sent += counts[idx];
+                    k += concurrency;
+                }
+                sent
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let peak_rss = vm_hwm(server.child.id());
+    // SIGTERM: graceful shutdown with a final flush belongs to the measured cost.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let status = server.child.wait().expect("wait for server");
+    assert!(status.success(), "server exited with {status}");
+    let (cpu_after, _) = children_usage();
+    Measured { spans: sent, requests: requests as u64, cpu: cpu_after - cpu_before, wall, peak_rss }
+}
+
+fn main() {
+    let requests: usize = std::env::var("LOAD_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let only = std::env::var("LOAD_SCENARIOS").ok();
+    // cargo bench passes `--bench`; nothing else to parse.
+    println!("shadowscan gRPC load: {requests} requests per scenario, {concurrency} concurrent streams, server CPU from getrusage");
+    println!("{:<34} {:>10} {:>14} {:>14} {:>12} {:>10}", "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s");
+    let mut baseline_rss = None;
+    for sc in SCENARIOS {
+        if let Some(only) = &only {
+            if !only.split(',').any(|n| sc.name.contains(n.trim())) {
+                continue;
+            }
+        }
+        let m = run(sc, requests, concurrency);
+        println!(
+            "{:<34} {:>10} {:>14.0} {:>11.3} ms {:>9.1} MiB {:>10.2}",
+            sc.name,
+            m.spans,
+            m.spans as f64 / m.cpu,
+            m.cpu * 1000.0 / m.requests as f64,
+            m.peak_rss as f64 / (1 << 20) as f64,
+            m.wall
+        );
+        if sc.endpoints == 100 {
+            baseline_rss = Some((m.peak_rss, sc.endpoints));
+        } else if sc.endpoints >= 10_000 {
+            if let Some((base, base_n)) = baseline_rss {
+                let per = m.peak_rss.saturating_sub(base) as f64 / (sc.endpoints - base_n) as f64;
+                println!("memory per distinct endpoint: {per:.0} bytes (peak RSS difference / extra endpoints)");
+            }
+        }
+    }
+}
