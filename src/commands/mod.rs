@@ -63,3 +63,117 @@ pub mod diff;
 pub mod ingest;
 pub mod inventory;
 pub mod serve;
+
+/// Now, in unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The pipeline's settings from the config file (flags for these are on `serve` only).
+pub fn pipeline_config(config: &Config) -> anyhow::Result<crate::pipeline::PipelineConfig> {
+    let mut cfg = crate::pipeline::PipelineConfig::default();
+    if let Some(n) = config.serve.queue_batches {
+        cfg.channel_capacity = n.max(1);
+    }
+    if let Some(ms) = config.serve.flush_interval_ms {
+        cfg.flush_interval = std::time::Duration::from_millis(ms.max(1));
+    }
+    if let Some(n) = config.inventory.max_endpoints_per_service {
+        cfg.inventory.max_endpoints_per_service = n;
+    }
+    if let Some(s) = config.inventory.join_window_secs {
+        cfg.inventory.join_window = std::time::Duration::from_secs(s);
+    }
+    cfg.rules = config.normalize.clone();
+    cfg.attr_keys = crate::model::AttrKeys::with_extra(
+        &config.normalize.identity_attributes,
+        &config.normalize.credential_headers,
+    );
+    Ok(cfg)
+}
+
+/// Reads the inventory of a running `shadowscan serve` from its admin address
+/// (`http://host:port`), over plain HTTP/1.1.
+pub fn fetch_inventory(
+    url: &str,
+    since: Option<i64>,
+) -> anyhow::Result<Vec<crate::model::EndpointStats>> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        anyhow::anyhow!("--server {url}: give the admin address as http://HOST:PORT (TLS is not supported; use an SSH tunnel or a proxy)")
+    })?;
+    let (authority, base) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let mut path = format!("{base}/api/v1/inventory");
+    if let Some(s) = since {
+        path.push_str(&format!("?since={}s", unix_now().saturating_sub(s).max(0)));
+    }
+    let mut conn = std::net::TcpStream::connect(authority)
+        .with_context(|| format!("--server {url}: cannot connect to {authority}"))?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw)
+        .with_context(|| format!("--server {url}: reading the response"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("--server {url}: not an HTTP response"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut body = raw[split + 4..].to_vec();
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        anyhow::bail!(
+            "--server {url}: GET {path} answered {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        );
+    }
+    if head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"))
+    {
+        body = dechunk(&body).ok_or_else(|| anyhow::anyhow!("--server {url}: bad chunked body"))?;
+    }
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        endpoints: Vec<crate::model::EndpointStats>,
+    }
+    let doc: Doc = serde_json::from_slice(&body)
+        .with_context(|| format!("--server {url}: the inventory JSON did not parse; is this a shadowscan admin address?"))?;
+    Ok(doc.endpoints)
+}
+
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(..size)?);
+        body = body.get(size + 2..)?;
+    }
+}

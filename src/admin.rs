@@ -1,0 +1,132 @@
+//! The admin endpoint of `serve`: `/healthz`, Prometheus `/metrics`, the inventory as JSON
+//! at `/api/v1/inventory`, and the weekly report at `/report`. It reads the store through
+//! its own connection (SQLite in WAL mode lets readers run beside the single writer), so a
+//! slow reader never stalls ingestion.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query as QueryParams, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use crate::pipeline::Metrics;
+use crate::store::{Query, Store, StoreError};
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub metrics: Metrics,
+    /// A read connection, opened lazily so a fresh database is created by the writer first.
+    reader: Arc<Mutex<Option<Store>>>,
+    db: PathBuf,
+}
+
+impl AdminState {
+    pub fn new(metrics: Metrics, db: PathBuf) -> AdminState {
+        AdminState {
+            metrics,
+            reader: Arc::new(Mutex::new(None)),
+            db,
+        }
+    }
+
+    /// Runs `f` on the read connection in a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock only means an earlier reader panicked; the connection is fine.
+            let mut guard = reader.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                *guard = Some(Store::open(&db)?);
+            }
+            f(guard.as_ref().expect("opened above"))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("admin reader task failed: {e}"))
+    }
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/inventory", get(inventory))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    let m = state.metrics.snapshot();
+    let mut out = String::with_capacity(2048);
+    let counters: [(&str, &str, u64); 10] = [
+        ("shadowscan_spans_received_total", "Spans in export requests that decoded.", m.spans_received),
+        ("shadowscan_spans_accepted_total", "Spans stored and acknowledged to exporters.", m.spans_accepted),
+        ("shadowscan_spans_rejected_total", "Spans refused: invalid, shed while busy, or lost to a failed commit.", m.spans_rejected),
+        ("shadowscan_exports_shed_total", "Export requests answered UNAVAILABLE because the writer queue was full.", m.batches_shed),
+        ("shadowscan_commits_total", "Store commits.", m.commits),
+        ("shadowscan_commit_failures_total", "Store commits that failed.", m.commit_failures),
+        ("shadowscan_unmatched_requests_total", "404s that matched no route (scanner noise), not inventoried.", m.unmatched),
+        ("shadowscan_overflow_requests_total", "Requests beyond the per-service endpoint cap.", m.overflow),
+        ("shadowscan_evidence_joined_total", "Auth evidence joined to a server span from another export.", m.evidence_joined),
+        ("shadowscan_edges_joined_total", "Caller-service edges joined across spans.", m.edges_joined),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shadowscan_endpoints_known Distinct endpoints in the inventory.\n# TYPE shadowscan_endpoints_known gauge\nshadowscan_endpoints_known {}",
+        m.endpoints_known
+    );
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        out,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct InventoryParams {
+    service: Option<String>,
+    /// A duration such as `7d`.
+    since: Option<String>,
+}
+
+async fn inventory(
+    State(state): State<AdminState>,
+    QueryParams(params): QueryParams<InventoryParams>,
+) -> Response {
+    let since = match params.since.as_deref().map(crate::cli::parse_duration) {
+        None => None,
+        Some(Ok(d)) => Some(crate::commands::unix_now() - d.as_secs() as i64),
+        Some(Err(e)) => return (StatusCode::BAD_REQUEST, format!("since: {e}\n")).into_response(),
+    };
+    let q = Query {
+        service: params.service,
+        since,
+        until: None,
+    };
+    match state.read(move |s| s.endpoints(&q)).await {
+        Ok(endpoints) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            crate::output::inventory::render_json(&endpoints),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "inventory read failed");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+        }
+    }
+}

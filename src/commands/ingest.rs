@@ -1,0 +1,129 @@
+//! `shadowscan ingest FILE...`: loads OTLP files (the collector file exporter's JSON lines,
+//! or protobuf), plain or gzip-compressed, into the inventory database. The same reader
+//! serves `diff --traces`.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::ExitStatus;
+use crate::cli::IngestArgs;
+use crate::config::Config;
+use crate::ingest::{self, Format};
+use crate::pipeline::FileIngest;
+use crate::store::Store;
+
+pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
+    let db = config.db(args.db.db.as_deref());
+    let store = Store::open(&db)?;
+    let mut sink = FileIngest::new(store, super::pipeline_config(config)?)?;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    for file in &args.files {
+        read_into(file, &mut sink, progress)?;
+    }
+    let summary = sink.summary();
+    let endpoints = sink.endpoints_known();
+    sink.finish()
+        .with_context(|| format!("committing to {}", db.display()))?;
+    eprintln!(
+        "ingested {} spans from {} export requests: {} HTTP server observations, {} unmatched 404s skipped; {} endpoints in {}",
+        summary.spans,
+        summary.payloads,
+        summary.observations,
+        summary.unmatched,
+        endpoints,
+        db.display()
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// How a file's bytes are laid out.
+fn format_of(path: &Path, bytes: &[u8]) -> Format {
+    let name = path.to_string_lossy();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if [".pb", ".binpb", ".protobuf", ".proto.bin"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    {
+        return Format::Protobuf;
+    }
+    if [".json", ".jsonl", ".ndjson"].iter().any(|ext| name.ends_with(ext)) {
+        return Format::Json;
+    }
+    // No telling extension: JSON starts with `{` (after white space); protobuf does not.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => Format::Json,
+        Some(_) => Format::Protobuf,
+    }
+}
+
+/// Reads one file (or stdin for `-`) into `sink`. A payload that does not decode stops the
+/// run with the file and line named; what was read before it stays ingested.
+pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+    } else {
+        bytes = std::fs::read(file)
+            .with_context(|| format!("{}: cannot read", file.display()))?;
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // Files are trusted more than network input, but not unboundedly: 4 GiB.
+        bytes = ingest::gunzip(&bytes, 4 << 30)
+            .with_context(|| format!("{}: not valid gzip", file.display()))?;
+    }
+    let shown = display(file);
+    match format_of(file, &bytes) {
+        Format::Protobuf => {
+            sink.ingest_payload(&bytes, Format::Protobuf)
+                .with_context(|| format!("{shown}: not an OTLP ExportTraceServiceRequest"))?;
+        }
+        Format::Json => {
+            let total = bytes.len();
+            let started = Instant::now();
+            let mut last = Instant::now();
+            for line in ingest::json_lines(&bytes) {
+                sink.ingest_payload(line.bytes, Format::Json)
+                    .with_context(|| format!("{shown}:{}: not an OTLP/JSON export request", line.number))?;
+                if progress && last.elapsed() > Duration::from_millis(500) {
+                    last = Instant::now();
+                    let done = line.bytes.as_ptr() as usize - bytes.as_ptr() as usize;
+                    eprint!(
+                        "\r{shown}: {:>5.1}% of {} MiB, {} spans, {:.0} s",
+                        done as f64 * 100.0 / total.max(1) as f64,
+                        total >> 20,
+                        sink.summary().spans,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            if progress && started.elapsed() > Duration::from_millis(500) {
+                eprintln!();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn display(file: &Path) -> String {
+    if file == Path::new("-") {
+        "<stdin>".into()
+    } else {
+        file.display().to_string()
+    }
+}
+
+/// Checks up front that every file exists, so a typo in the last of ten files does not
+/// leave the first nine half-ingested.
+pub fn check_files(files: &[PathBuf]) -> anyhow::Result<()> {
+    for f in files {
+        if f != Path::new("-") && !f.is_file() {
+            bail!("{}: no such file", f.display());
+        }
+    }
+    Ok(())
+}
