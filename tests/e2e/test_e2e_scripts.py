@@ -88,6 +88,15 @@ class FixtureFormat(unittest.TestCase):
                     self.assertIsInstance(s["startTimeUnixNano"], str)
                     self.assertTrue(s["startTimeUnixNano"].isdigit())
 
+    def test_some_children_are_exported_before_their_parent(self):
+        for name in ("flask-old.jsonl", "flask-new.jsonl", "express4.jsonl", "express5.jsonl"):
+            with self.subTest(fixture=name):
+                spans = load_spans(name)
+                line_of = {s["spanId"]: n for n, _, s, _ in spans}
+                early = [s["name"] for n, _, s, _ in spans
+                         if s.get("parentSpanId") in line_of and line_of[s["parentSpanId"]] > n]
+                self.assertTrue(early, "no trace split across export requests")
+
     def test_protobuf_fixture_holds_the_same_spans_as_one_request(self):
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

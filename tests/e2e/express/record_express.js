@@ -159,7 +159,11 @@ function buildExpress4App() {
 
   const users = express.Router();
   users.get('/:userId', (req, res) => res.json({ id: req.params.userId }));
-  users.get('/:userId/orders/:orderId', (req, res) => res.json({ user: req.params.userId, order: req.params.orderId }));
+  // A BatchSpanProcessor's timer can fire mid-request, exporting the middleware spans before
+  // their server span: make that happen here so the fixture has such split traces.
+  users.get('/:userId/orders/:orderId', (req, res, next) => {
+    provider.forceFlush().then(() => res.json({ user: req.params.userId, order: req.params.orderId }), next);
+  });
   app.use('/api/v1/users', users);
 
   app.get('/orders/:orderId(\\d+)', (req, res) => res.json({ id: Number(req.params.orderId) }));
@@ -184,8 +188,10 @@ function buildExpress5App() {
 
   const v1 = express.Router();
   v1.get('/users/:userId', requireAuth, (req, res) => res.json({ id: req.params.userId }));
-  v1.get('/users/:userId/orders/:orderId', requireAuth, (req, res) =>
-    res.json({ user: req.params.userId, order: req.params.orderId }));
+  v1.get('/users/:userId/orders/:orderId', requireAuth, async (req, res) => {
+    await provider.forceFlush(); // split the trace over two export requests, as in express 4
+    res.json({ user: req.params.userId, order: req.params.orderId });
+  });
   v1.get('/products', (req, res) => res.json({ page: Number(req.query.page || 1), items: [] }));
   v1.get('/products/:sku', (req, res) => res.json({ sku: req.params.sku }));
   app.use('/api/v1', v1);
