@@ -27,6 +27,9 @@ for w in "${what[@]}"; do
                 --expected "$F/express4-expected.json"
             node tests/e2e/express/record_express.js --express 5 --out "$F/express5.jsonl" \
                 --expected "$F/express5-expected.json"
+            # Same Express 4 app and traffic, old HTTP conventions (instrumentation-http 0.220).
+            node tests/e2e/express/record_express.js --express 4 --http-instrumentation 0.220 \
+                --out "$F/express4-oldsemconv.jsonl"
             ;;
         httpbin)
             "$PY" tests/e2e/exercise_httpbin.py --spawn --jsonl "$F/httpbin.jsonl" \

@@ -70,7 +70,8 @@ def path_of(a):
 
 
 class FixtureFormat(unittest.TestCase):
-    JSONL = ["flask-old.jsonl", "flask-new.jsonl", "express4.jsonl", "express5.jsonl", "httpbin.jsonl"]
+    JSONL = ["flask-old.jsonl", "flask-new.jsonl", "express4.jsonl", "express4-oldsemconv.jsonl",
+             "express5.jsonl", "httpbin.jsonl"]
 
     def test_every_line_is_an_otlp_json_export_request(self):
         for name in self.JSONL:
@@ -163,6 +164,15 @@ class ExpressFixtures(unittest.TestCase):
                 self.assertEqual(seen, declared)
                 total = sum(e["requests"] for e in exp["endpoints"]) + len(exp["unmatched_requests"])
                 self.assertEqual(len(server_spans(f"express{version}.jsonl")), total)
+
+    def test_express4_old_conventions_fixture_has_the_same_requests(self):
+        old = server_spans("express4-oldsemconv.jsonl")
+        new = server_spans("express4.jsonl")
+        key = lambda a: (method_of(a), a.get("http.route"), path_of(a), status_of(a))  # noqa: E731
+        self.assertEqual(Counter(key(a) for _, _, a in old), Counter(key(a) for _, _, a in new))
+        attrs = {k for _, _, a in old for k in a}
+        self.assertTrue({"http.method", "http.target", "http.url", "http.status_code", "net.peer.ip"} <= attrs)
+        self.assertNotIn("url.path", attrs)
 
     def test_express4_quirks(self):
         spans = server_spans("express4.jsonl")

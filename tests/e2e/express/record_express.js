@@ -10,6 +10,12 @@
  *        --expected fixtures/express4-expected.json
  *   node tests/e2e/express/record_express.js --express 5 --out fixtures/express5.jsonl \
  *        --expected fixtures/express5-expected.json
+ *   node tests/e2e/express/record_express.js --express 4 --http-instrumentation 0.220 \
+ *        --out fixtures/express4-oldsemconv.jsonl
+ *
+ * instrumentation-http 0.223 emits only the stable HTTP conventions; 0.220 (installed as the
+ * alias `instrumentation-http-0220`) still emits the old ones by default (`http.target`,
+ * `http.url`, `http.status_code`, `net.peer.ip`, ...), as many deployed services do.
  *
  * Express 4: auth is app-level middleware (`app.use(requireAuth)`) placed after the public
  * routes. Express 5: auth is route-level (`admin.get('/stats', requireAuth, handler)`), with
@@ -27,7 +33,7 @@ const http = require('http');
 const path = require('path');
 
 function parseArgs(argv) {
-  const args = { express: '5', out: null, expected: null };
+  const args = { express: '5', out: null, expected: null, httpInstrumentation: 'current' };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -37,10 +43,14 @@ function parseArgs(argv) {
     if (a === '--express') args.express = next();
     else if (a === '--out') args.out = next();
     else if (a === '--expected') args.expected = next();
+    else if (a === '--http-instrumentation') args.httpInstrumentation = next();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!['4', '5'].includes(args.express)) throw new Error('--express must be 4 or 5');
   if (!args.out) throw new Error('--out FILE is required');
+  if (!['current', '0.220'].includes(args.httpInstrumentation)) {
+    throw new Error('--http-instrumentation must be current or 0.220');
+  }
   return args;
 }
 
@@ -51,7 +61,9 @@ const { JsonTraceSerializer } = require('@opentelemetry/otlp-transformer');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { NodeTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-node');
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');
-const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+const { HttpInstrumentation } = require(args.httpInstrumentation === '0.220'
+  ? 'instrumentation-http-0220'
+  : '@opentelemetry/instrumentation-http');
 const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
 
 /** Writes what the collector's file exporter writes: one ExportTraceServiceRequest per line. */
