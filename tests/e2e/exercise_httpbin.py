@@ -99,8 +99,6 @@ def fill(rule, method) -> str:
 
 
 def url_map():
-    import flask
-    import flasgger
     import httpbin
 
     rules = []
@@ -112,7 +110,6 @@ def url_map():
     versions = {"httpbin": getattr(httpbin, "__version__", None) or _dist_version("httpbin"),
                 "flask": _dist_version("flask"), "flasgger": _dist_version("flasgger"),
                 "werkzeug": _dist_version("werkzeug")}
-    del flask, flasgger
     return rules, versions
 
 

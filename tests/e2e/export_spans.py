@@ -56,9 +56,6 @@ from opentelemetry.sdk.trace.export import (  # noqa: E402
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: E402
 
-FLASK_STYLE = "flask"
-EXPRESS_STYLE = "express"
-
 
 class CountingExporter(SpanExporter):
     """Delegates to the real exporter and remembers each result: BatchSpanProcessor drops them."""
@@ -158,11 +155,10 @@ class Expectation:
 
 
 class Service:
-    def __init__(self, name, style, semconv, exporter, batch_size, extra_resource=None):
+    def __init__(self, name, semconv, exporter, batch_size, extra_resource=None):
         attrs = {"service.name": name, "service.namespace": "shop", "service.version": "3.2.0"}
         attrs.update(extra_resource or {})
         self.name = name
-        self.style = style
         self.semconv = semconv
         self.provider = TracerProvider(resource=Resource.create(attrs))
         self.provider.add_span_processor(BatchSpanProcessor(
@@ -353,11 +349,10 @@ def main(argv=None) -> int:
     # down must not shut the other's exporter.
     exporters = []
     services = []
-    for name, style, semconv in (("checkout-api", EXPRESS_STYLE, "new"),
-                                 ("legacy-billing", FLASK_STYLE, "old")):
+    for name, semconv in (("checkout-api", "new"), ("legacy-billing", "old")):
         inner, transport, endpoint = make_exporter(args)
         exporters.append(CountingExporter(inner))
-        services.append(Service(name, style, semconv, exporters[-1], args.batch_size,
+        services.append(Service(name, semconv, exporters[-1], args.batch_size,
                                 {"deployment.environment.name": "e2e"}))
     checkout, billing = services
     jsonl = None
