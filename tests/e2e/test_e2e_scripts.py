@@ -232,7 +232,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class ExportSpansAgainstSink(unittest.TestCase):
+class SinkMixin:
     def start_sink(self, *extra):
         tmp = tempfile.mkdtemp(prefix="sink-")
         ready = os.path.join(tmp, "ready.json")
@@ -257,6 +257,8 @@ class ExportSpansAgainstSink(unittest.TestCase):
         return subprocess.run([sys.executable, os.path.join(HERE, "export_spans.py"), *args],
                               capture_output=True, text=True, timeout=120)
 
+
+class ExportSpansAgainstSink(SinkMixin, unittest.TestCase):
     def test_both_transports_deliver_exactly_what_the_summary_says(self):
         for transport in ("grpc", "http"):
             with self.subTest(transport=transport):
@@ -302,6 +304,50 @@ class ExportSpansAgainstSink(unittest.TestCase):
     def test_nothing_listening_makes_it_exit_non_zero(self):
         run = self.export("--grpc", f"127.0.0.1:{free_port()}", "--timeout", "1")
         self.assertEqual(run.returncode, 1)
+
+
+class HttpbinLiveFlow(SinkMixin, unittest.TestCase):
+    """The acceptance flow of issue 4 with otlp_sink standing in for `shadowscan serve`."""
+
+    def test_httpbin_exports_every_exercised_route_over_otlp(self):
+        for transport in ("grpc", "http"):
+            with self.subTest(transport=transport):
+                sink, addrs, received = self.start_sink()
+                tmp = tempfile.mkdtemp(prefix="httpbin-")
+                ready = os.path.join(tmp, "ready.json")
+                app = subprocess.Popen([sys.executable, os.path.join(HERE, "httpbin_app.py"),
+                                        f"--otlp-{transport}", addrs[transport], "--ready-file", ready],
+                                       stderr=subprocess.DEVNULL)
+                try:
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists(ready):
+                        self.assertIsNone(app.poll(), "httpbin_app died")
+                        self.assertLess(time.monotonic(), deadline)
+                        time.sleep(0.05)
+                    with open(ready) as f:
+                        url = json.load(f)["url"]
+                    routes_out = os.path.join(tmp, "routes.json")
+                    run = subprocess.run([sys.executable, os.path.join(HERE, "exercise_httpbin.py"),
+                                          "--url", url, "--routes-out", routes_out],
+                                         capture_output=True, text=True, timeout=120)
+                    self.assertEqual(run.returncode, 0, run.stderr)
+                finally:
+                    app.terminate()
+                    app_rc = app.wait(timeout=30)
+                    self.stop_sink(sink)
+                self.assertEqual(app_rc, 0, "httpbin_app reports a failed export")
+                with open(routes_out) as f:
+                    routes = json.load(f)
+                served = set()
+                with open(received) as f:
+                    for line in f:
+                        for rs in json.loads(line)["resourceSpans"]:
+                            for ss in rs["scopeSpans"]:
+                                for sp in ss["spans"]:
+                                    a = {x["key"]: value(x["value"]) for x in sp["attributes"]}
+                                    if "http.route" in a:
+                                        served.add(a["http.route"])
+                self.assertEqual(served, {r["rule"] for r in routes["url_map"]})
 
 
 if __name__ == "__main__":
