@@ -48,7 +48,10 @@ if [[ $do_python == 1 ]]; then
         if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
             log "creating venv $VENV with $PYTHON $py_version"
             rm -rf "$VENV"
-            "$PYTHON" -m venv "$VENV"
+            "$PYTHON" -m venv "$VENV" || {
+                log "'$PYTHON -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv"
+                exit 1
+            }
         fi
         log "installing pinned requirements into $VENV"
         "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQ"
