@@ -1057,3 +1057,18 @@ fn github_rest_description_large() {
         println!("github YAML: not present (PyYAML missing when fetching); skipped");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Arbitrary text built from the characters YAML and JSON give meaning to never panics
+    /// the loader; an error always names the file.
+    #[test]
+    fn arbitrary_text_never_panics(text in "[-a-z0-9:{}\\[\\],&*!|>'\"#$/ \n\t]{0,300}") {
+        let file = Path::new("fuzz.yaml");
+        if let Err(e) = Spec::parse(file, &format!("openapi: 3.0.0\npaths:\n{text}")) {
+            proptest::prop_assert_eq!(e.file(), file);
+        }
+        let _ = Spec::parse(file, &text);
+    }
+}

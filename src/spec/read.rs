@@ -110,6 +110,9 @@ struct Doc<'a> {
     root: Rc<Node<'a>>,
 }
 
+/// What [`Loader::deref`] calls with the node a `$ref` stands for and its document.
+type Visit<'f, 'a, R> = dyn FnMut(&Rc<Doc<'a>>, &Node<'a>) -> Result<R, SpecError> + 'f;
+
 struct Loader<'a> {
     version: SpecVersion,
     main: Rc<Doc<'a>>,
@@ -294,7 +297,7 @@ impl<'a> Loader<'a> {
         &self,
         doc: &Rc<Doc<'a>>,
         node: &Node<'a>,
-        f: &mut dyn FnMut(&Rc<Doc<'a>>, &Node<'a>) -> Result<R, SpecError>,
+        f: &mut Visit<'_, 'a, R>,
     ) -> Result<R, SpecError> {
         self.deref_hops(doc, node, 0, f)
     }
@@ -304,7 +307,7 @@ impl<'a> Loader<'a> {
         doc: &Rc<Doc<'a>>,
         node: &Node<'a>,
         hops: usize,
-        f: &mut dyn FnMut(&Rc<Doc<'a>>, &Node<'a>) -> Result<R, SpecError>,
+        f: &mut Visit<'_, 'a, R>,
     ) -> Result<R, SpecError> {
         match node.entry("$ref") {
             None => f(doc, node),
@@ -320,7 +323,7 @@ impl<'a> Loader<'a> {
         doc: &Rc<Doc<'a>>,
         r: &Entry<'a>,
         hops: usize,
-        f: &mut dyn FnMut(&Rc<Doc<'a>>, &Node<'a>) -> Result<R, SpecError>,
+        f: &mut Visit<'_, 'a, R>,
     ) -> Result<R, SpecError> {
         let at = line(r.value.line).or(line(r.key_line));
         let Some(target) = r.value.as_str() else {

@@ -85,21 +85,25 @@ impl<'a> Node<'a> {
     /// The entry for `key` in a map, following YAML merge keys (`<<: *base`) when the map
     /// itself lacks it. `None` for non-maps.
     pub fn entry(&self, key: &str) -> Option<&Entry<'a>> {
-        self.entry_depth(key, 0)
+        // Merge keys can nest and fan out (`<<: [*a, *b]` whose targets merge again); a
+        // budget of visited maps keeps a hostile file from making one lookup exponential.
+        let mut budget = 64u32;
+        self.entry_budget(key, &mut budget)
     }
 
-    fn entry_depth(&self, key: &str, depth: u8) -> Option<&Entry<'a>> {
+    fn entry_budget(&self, key: &str, budget: &mut u32) -> Option<&Entry<'a>> {
         let entries = self.as_map()?;
         if let Some(e) = entries.iter().find(|e| e.key == key) {
             return Some(e);
         }
-        if depth > 8 {
+        let merge = entries.iter().find(|e| e.key == "<<")?;
+        if *budget == 0 {
             return None;
         }
-        let merge = entries.iter().find(|e| e.key == "<<")?;
+        *budget -= 1;
         match merge.value.as_seq() {
-            Some(items) => items.iter().find_map(|m| m.entry_depth(key, depth + 1)),
-            None => merge.value.entry_depth(key, depth + 1),
+            Some(items) => items.iter().find_map(|m| m.entry_budget(key, budget)),
+            None => merge.value.entry_budget(key, budget),
         }
     }
 

@@ -245,6 +245,23 @@ mod tests {
     }
 
     #[test]
+    fn fanned_out_merge_keys_stay_cheap() {
+        let mut text = String::from("m0: &m0 {a: 1}\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "m{i}: &m{i} {{<<: [*m{p}, *m{p}, *m{p}, *m{p}, *m{p}, *m{p}, *m{p}, *m{p}]}}\n"
+            ));
+        }
+        text.push_str("x: {<<: *m11}\n");
+        let root = parse(&text).ok().unwrap();
+        let x = root.get("x").unwrap();
+        // 8^11 merge paths; the lookup gives up after its budget instead of walking them.
+        assert!(x.get("missing").is_none());
+        assert!(root.get("m2").unwrap().get("a").is_some());
+    }
+
+    #[test]
     fn errors_have_positions() {
         let Err(e) = parse("a: 1\nb: [1, 2\nc: 3\n") else {
             panic!("accepted invalid YAML")
