@@ -1072,3 +1072,92 @@ proptest::proptest! {
         let _ = Spec::parse(file, &text);
     }
 }
+
+#[test]
+fn path_item_refs_merge_with_their_siblings() {
+    let text = r#"openapi: 3.1.0
+info: {title: merge, version: '1'}
+security: [{key: []}]
+paths:
+  /v2/orders/{orderId}:
+    $ref: '#/components/pathItems/OrderV1'
+    security: []
+    delete:
+      operationId: deleteOrderV2
+  /proxy/{proxy+}:
+    x-amazon-apigateway-any-method: {}
+    get:
+      $ref: '#/components/x-operations/proxyGet'
+components:
+  pathItems:
+    OrderV1:
+      $ref: '#/components/pathItems/OrderBase'
+      put:
+        operationId: replaceOrderV1
+    OrderBase:
+      parameters:
+        - {name: orderId, in: path, required: true, schema: {type: string, format: path}}
+      get:
+        operationId: getOrder
+      put:
+        operationId: replaceOrderBase
+  x-operations:
+    proxyGet:
+      operationId: proxyGet
+      deprecated: true
+"#;
+    let spec = Spec::parse(Path::new("merge.yaml"), text).unwrap();
+    let got: Vec<_> = spec
+        .operations
+        .iter()
+        .map(|o| {
+            (
+                format!("{} {}", o.method, o.template),
+                o.operation_id.clone().unwrap(),
+                o.security,
+                o.deprecated,
+                slashy(o)
+                    .iter()
+                    .map(|(n, s)| format!("{n}:{s}"))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let want = [
+        // Deeper items first, each level's siblings overriding what it points at; the
+        // path-level `security: []` (not standard, but emitted by some tools) applies to all.
+        (
+            "GET /v2/orders/{orderId}",
+            "getOrder",
+            Security::Public,
+            false,
+        ),
+        (
+            "PUT /v2/orders/{orderId}",
+            "replaceOrderV1",
+            Security::Public,
+            false,
+        ),
+        (
+            "DELETE /v2/orders/{orderId}",
+            "deleteOrderV2",
+            Security::Public,
+            false,
+        ),
+        ("GET /proxy/{proxy+}", "proxyGet", Security::Required, true),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0.as_str(), g.1.as_str(), g.2, g.3), w);
+    }
+    assert_eq!(got[0].4, ["orderId:true"]);
+    assert_eq!(got[3].4, ["proxy+:true"]);
+    // Lines: the method keys where they are written, in the component for referenced ones.
+    let at = |o: &Operation| lines[o.line.unwrap() - 1].trim_start().to_string();
+    assert_eq!(at(op(&spec, "getOrder")), "get:");
+    assert_eq!(op(&spec, "getOrder").line, Some(23));
+    assert_eq!(op(&spec, "replaceOrderV1").line, Some(18));
+    assert_eq!(op(&spec, "deleteOrderV2").line, Some(8));
+    assert_eq!(op(&spec, "proxyGet").line, Some(12));
+}
