@@ -905,7 +905,7 @@ fn nothing_panics_on_damaged_descriptions() {
     ] {
         let text = std::fs::read_to_string(specs_dir().join(rel)).unwrap();
         let bytes = text.as_bytes();
-        let step = (bytes.len() / 150).max(1);
+        let step = (bytes.len() / 60).max(1);
         for cut in (0..bytes.len()).step_by(step) {
             let truncated = String::from_utf8_lossy(&bytes[..cut]);
             if let Err(e) = Spec::parse(file, &truncated) {
