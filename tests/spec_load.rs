@@ -1161,3 +1161,29 @@ components:
     assert_eq!(op(&spec, "deleteOrderV2").line, Some(8));
     assert_eq!(op(&spec, "proxyGet").line, Some(12));
 }
+
+#[test]
+fn one_operation_per_method_and_canonical_template() {
+    // `/pets/` and `/pets` are the same endpoint once canonical; the first one written wins.
+    let text = "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths:\n  /pets/:\n    get: {operationId: first}\n  /pets:\n    get: {operationId: second}\n    post: {operationId: create}\n";
+    let spec = Spec::parse(Path::new("dup.yaml"), text).unwrap();
+    let got: Vec<_> = spec
+        .operations
+        .iter()
+        .map(|o| {
+            (
+                o.method,
+                o.template.as_str(),
+                o.operation_id.as_deref(),
+                o.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Method::Get, "/pets", Some("first"), Some(5)),
+            (Method::Post, "/pets", Some("create"), Some(8)),
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 //! beside it) with a bound on chains so a cycle is an error rather than a hang.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -558,6 +558,7 @@ impl<'a> Loader<'a> {
         let global_security = self.security(doc, root)?;
         let mut ops: Vec<Operation> = Vec::new();
         let mut seen: HashMap<&str, u32> = HashMap::new();
+        let mut written: HashSet<(Method, PathTemplate)> = HashSet::new();
         for entry in entries {
             let key = entry.key.as_ref();
             if key.starts_with("x-") {
@@ -600,10 +601,7 @@ impl<'a> Loader<'a> {
                     base_paths: op.servers.or_else(|| parts.servers.clone()),
                 };
                 // `/pets` and `/pets/` are one template; the first one written wins.
-                if !ops
-                    .iter()
-                    .any(|o| o.method == operation.method && o.template == operation.template)
-                {
+                if written.insert((operation.method, operation.template.clone())) {
                     ops.push(operation);
                 }
             }
