@@ -2,8 +2,19 @@
 //! or JSON, detected from the document, into the small model `diff` needs: paths, methods,
 //! path parameters, security, deprecation and base paths. Schemas are not read. The YAML
 //! parser lives here only.
+//!
+//! The document is parsed into a generic tree with line numbers ([`tree`]), then only the
+//! parts diffing needs are interpreted, so vendor extensions, schemas and fields of newer
+//! minor versions never make a load fail. `$ref`s are followed where they matter (path
+//! items, operations, parameters), within the file or to files beside it.
 
-use std::path::PathBuf;
+mod json;
+mod read;
+mod servers;
+mod tree;
+mod yaml;
+
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -35,9 +46,19 @@ pub enum Security {
 /// A path parameter as documented.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathParam {
+    /// The name as it appears in the operation's template (so `diff` can look up the
+    /// parameter of a [`crate::model::Segment::Param`] by it): `id` for `{id}`, and `Key+`
+    /// for an API-Gateway-style greedy `{Key+}`.
     pub name: String,
     /// The parameter may hold slashes (`x-slashes`/`allowReserved`, a `format: path`, or a
     /// name such as `path`/`file_path`); `diff` lets it span several observed segments.
+    ///
+    /// Set when the declaration says so (`format: path`, in the parameter or its schema;
+    /// `allowReserved: true`; `x-slashes: true`; GitHub's `x-multi-segment: true`), when the
+    /// template marks it greedy (`{name+}`, `{+name}`), or when the name says it is a path
+    /// (`path`, `file_path`, `filePath`, anything ending in `path`, `splat`, `wildcard`).
+    /// `filename` is deliberately not path-like: a file *name* is one path component, and
+    /// letting it swallow segments would hide shadows such as `/files/{filename}/raw`.
     pub may_contain_slashes: bool,
 }
 
@@ -50,9 +71,17 @@ pub struct Operation {
     pub operation_id: Option<String>,
     pub security: Security,
     pub deprecated: bool,
+    /// One entry per parameter in `template`, in template order, whether or not the
+    /// document declares it (sloppy specs often do not).
     pub path_params: Vec<PathParam>,
     /// 1-based line of the operation (or its path item) in the file, for SARIF locations.
+    /// Always a line of [`Spec::file`]: an operation pulled in from another file by a
+    /// `$ref` points at the line of that `$ref`'s path in the main file.
     pub line: Option<usize>,
+    /// Base paths from path-level or operation-level `servers` (3.x), which replace the
+    /// document's for this operation; `None` when [`Spec::base_paths`] apply. Use
+    /// [`Spec::base_paths_for`] rather than reading this directly.
+    pub base_paths: Option<Vec<String>>,
 }
 
 /// One loaded document.
@@ -62,11 +91,27 @@ pub struct Spec {
     pub file: PathBuf,
     pub version: SpecVersion,
     pub title: Option<String>,
-    /// Path prefixes under which the operations are served, from `servers` (3.x, with server
-    /// variables resolved to their defaults, and also kept as parameters) or `basePath`
-    /// (2.0): `["/api/v3"]`. Empty string for the root. Never empty: `[""]` when none.
+    /// Path prefixes under which the operations are served, from `servers` (3.x) or
+    /// `basePath` (2.0): `["/api/v3"]`. Empty string for the root. Never empty: `[""]` when
+    /// none. Each server variable takes its `default` and each of its `enum` values (each
+    /// combination one entry, the all-defaults one first); a variable with neither stays a
+    /// `{name}` parameter segment. Entries are canonical like templates.
     pub base_paths: Vec<String>,
     pub operations: Vec<Operation>,
+}
+
+impl Spec {
+    /// Reads a document from text already in memory. `file` names it in errors and is the
+    /// directory relative-file `$ref`s are resolved against.
+    pub fn parse(file: &Path, text: &str) -> Result<Spec, SpecError> {
+        read::read_spec(file, text)
+    }
+
+    /// The base paths an operation is served under: its own `servers` (operation- or
+    /// path-level) when it has some, the document's otherwise.
+    pub fn base_paths_for<'s>(&'s self, op: &'s Operation) -> &'s [String] {
+        op.base_paths.as_deref().unwrap_or(&self.base_paths)
+    }
 }
 
 /// Why a document could not be read.
@@ -93,8 +138,34 @@ pub enum SpecError {
     },
 }
 
+impl SpecError {
+    /// The file the problem is in (for a broken `$ref`, the file holding the `$ref`).
+    pub fn file(&self) -> &Path {
+        match self {
+            SpecError::Io { file, .. }
+            | SpecError::Syntax { file, .. }
+            | SpecError::Invalid { file, .. } => file,
+        }
+    }
+
+    /// The 1-based line of the problem, when it has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            SpecError::Io { .. } => None,
+            SpecError::Syntax { line, .. } => Some(*line),
+            SpecError::Invalid { line, .. } => *line,
+        }
+    }
+}
+
 /// Reads and interprets one document.
-pub fn load(path: &std::path::Path) -> Result<Spec, SpecError> {
-    let _ = path;
-    todo!("spec::load")
+pub fn load(path: &Path) -> Result<Spec, SpecError> {
+    let text = read::read_text(path)?;
+    Spec::parse(path, &text)
+}
+
+/// Reads several documents (one per service or API), stopping at the first that fails:
+/// a spec that cannot be read must never look like a spec with no drift.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Spec>, SpecError> {
+    paths.iter().map(|p| load(p)).collect()
 }
