@@ -17,12 +17,15 @@ use std::time::Duration;
 
 use crate::model::{AttrKeys, ResourceView, SpanView};
 
+pub mod corpus;
 mod grpc;
 mod gzip;
 mod http;
 mod json;
 mod oracle;
 mod rpc_status;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use grpc::{run_grpc, EXPORT_PATH};
