@@ -157,9 +157,12 @@ impl Servers {
         let h = tokio::spawn({
             let sink = sink.clone();
             async move {
-                run_http(http_listener, sink, limits, async move {
-                    stopped.wait().await
-                })
+                run_http(
+                    http_listener,
+                    sink,
+                    limits,
+                    async move { stopped.wait().await },
+                )
                 .await
                 .unwrap()
             }
@@ -302,7 +305,10 @@ async fn http(
     body: &[u8],
 ) -> HttpResponse {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding")) {
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+    {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     for (k, v) in headers {
@@ -322,7 +328,14 @@ async fn http(
         .expect("a complete response head");
     let head = std::str::from_utf8(&raw[..split]).unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -360,7 +373,9 @@ async fn grpc_gzip_export_reaches_the_sink_decoded_by_the_fast_path() {
     assert_eq!(seen.len(), 120);
     assert_eq!(seen, expected(&bytes));
     assert_eq!(seen[0].service.as_deref(), Some("shop-api"));
-    assert!(seen.iter().any(|s| s.credential == Some(AttrValue::Present)));
+    assert!(seen
+        .iter()
+        .any(|s| s.credential == Some(AttrValue::Present)));
     // Uncompressed works too.
     let mut plain = servers.client().await;
     plain.export(req).await.unwrap();
@@ -379,7 +394,13 @@ async fn grpc_partial_success_is_propagated() {
         .count();
     assert!(non_server > 0);
     let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
-    let resp = servers.client().await.export(req).await.unwrap().into_inner();
+    let resp = servers
+        .client()
+        .await
+        .export(req)
+        .await
+        .unwrap()
+        .into_inner();
     let partial = resp.partial_success.expect("partial_success set");
     assert_eq!(partial.rejected_spans, non_server as i64);
     assert!(partial.error_message.contains("not server spans"));
@@ -389,7 +410,9 @@ async fn grpc_partial_success_is_propagated() {
 #[tokio::test]
 async fn grpc_busy_is_unavailable_with_retry_info() {
     let servers = Servers::start(1 << 20).await;
-    servers.sink.set_mode(Mode::Busy(Duration::from_millis(2500)));
+    servers
+        .sink
+        .set_mode(Mode::Busy(Duration::from_millis(2500)));
     let req = ExportTraceServiceRequest::decode(&corpus::protobuf(4, 1)[..]).unwrap();
     let mut client = servers.client().await;
     let status = client.export(req.clone()).await.unwrap_err();
@@ -408,7 +431,9 @@ async fn grpc_busy_is_unavailable_with_retry_info() {
 async fn grpc_malformed_request_is_invalid_argument_naming_the_field() {
     let servers = Servers::start(1 << 20).await;
     let mut req = ExportTraceServiceRequest::decode(&corpus::protobuf(4, 1)[..]).unwrap();
-    req.resource_spans[0].scope_spans[0].spans[2].trace_id.truncate(15);
+    req.resource_spans[0].scope_spans[0].spans[2]
+        .trace_id
+        .truncate(15);
     let status = servers.client().await.export(req).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
@@ -426,7 +451,12 @@ async fn grpc_oversized_request_is_resource_exhausted_compressed_or_not() {
     let bytes = corpus::protobuf(300, 5);
     assert!(bytes.len() > limit && gzip(&bytes).len() < limit);
     let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
-    let status = servers.client().await.export(req.clone()).await.unwrap_err();
+    let status = servers
+        .client()
+        .await
+        .export(req.clone())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     // Small on the wire, too large once inflated.
     let status = servers
@@ -478,12 +508,7 @@ async fn http_protobuf_and_json_plain_and_gzip_are_accepted() {
     assert_eq!(r.status, 200);
     assert_eq!(servers.sink.take(), want);
 
-    let r = post(
-        servers.http,
-        &[JS, ("Content-Encoding", "identity")],
-        &json,
-    )
-    .await;
+    let r = post(servers.http, &[JS, ("Content-Encoding", "identity")], &json).await;
     assert_eq!(r.status, 200);
     let r = post(servers.http, &[JS, GZ], &gzip(&json)).await;
     assert_eq!(r.status, 200);
@@ -570,7 +595,10 @@ async fn http_malformed_is_400_with_a_status_in_the_request_encoding() {
     let body = r.json();
     assert_eq!(body["code"], 3);
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("line 1, column") && message.contains("trace id"), "{message}");
+    assert!(
+        message.contains("line 1, column") && message.contains("trace id"),
+        "{message}"
+    );
 
     let mut bytes = corpus::protobuf(4, 1);
     bytes.truncate(bytes.len() - 3);
@@ -582,7 +610,10 @@ async fn http_malformed_is_400_with_a_status_in_the_request_encoding() {
 
     let r = post(servers.http, &[PB, GZ], b"\x1f\x8b not really gzip").await;
     assert_eq!(r.status, 400);
-    assert!(RpcStatus::decode(&r.body[..]).unwrap().message.contains("gzip"));
+    assert!(RpcStatus::decode(&r.body[..])
+        .unwrap()
+        .message
+        .contains("gzip"));
     servers.shutdown().await;
 }
 
@@ -590,7 +621,9 @@ async fn http_malformed_is_400_with_a_status_in_the_request_encoding() {
 async fn http_busy_and_unavailable_are_503_with_retry_after() {
     let servers = Servers::start(1 << 20).await;
     let bytes = corpus::protobuf(4, 1);
-    servers.sink.set_mode(Mode::Busy(Duration::from_millis(1500)));
+    servers
+        .sink
+        .set_mode(Mode::Busy(Duration::from_millis(1500)));
     let r = post(servers.http, &[PB], &bytes).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.header("retry-after"), Some("2"));
@@ -624,7 +657,10 @@ async fn http_partial_success_in_both_encodings() {
     let r = post(servers.http, &[JS], &corpus::json(30, 2)).await;
     assert_eq!(r.status, 200);
     let body = r.json();
-    assert_eq!(body["partialSuccess"]["rejectedSpans"], rejected.to_string());
+    assert_eq!(
+        body["partialSuccess"]["rejectedSpans"],
+        rejected.to_string()
+    );
     assert!(body["partialSuccess"]["errorMessage"]
         .as_str()
         .unwrap()
@@ -635,10 +671,28 @@ async fn http_partial_success_in_both_encodings() {
 #[tokio::test]
 async fn http_other_paths_and_methods() {
     let servers = Servers::start(1 << 20).await;
-    assert_eq!(http(servers.http, "GET", "/v1/traces", &[], b"").await.status, 405);
-    assert_eq!(http(servers.http, "PUT", "/v1/traces", &[PB], b"").await.status, 405);
-    assert_eq!(http(servers.http, "POST", "/v1/metrics", &[PB], b"").await.status, 404);
-    assert_eq!(http(servers.http, "POST", "/", &[PB], b"").await.status, 404);
+    assert_eq!(
+        http(servers.http, "GET", "/v1/traces", &[], b"")
+            .await
+            .status,
+        405
+    );
+    assert_eq!(
+        http(servers.http, "PUT", "/v1/traces", &[PB], b"")
+            .await
+            .status,
+        405
+    );
+    assert_eq!(
+        http(servers.http, "POST", "/v1/metrics", &[PB], b"")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        http(servers.http, "POST", "/", &[PB], b"").await.status,
+        404
+    );
     // An empty protobuf body is a valid, empty export request.
     assert_eq!(post(servers.http, &[PB], b"").await.status, 200);
     servers.shutdown().await;

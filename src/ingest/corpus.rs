@@ -70,7 +70,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/orders/:orderId", "/orders/{}"),
     ("DELETE", "/admin/sessions/:sid", "/admin/sessions/{}"),
     ("GET", "/health", "/health"),
-    ("PUT", "/v2/accounts/:account/settings", "/v2/accounts/{}/settings"),
+    (
+        "PUT",
+        "/v2/accounts/:account/settings",
+        "/v2/accounts/{}/settings",
+    ),
 ];
 
 pub(crate) fn request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
@@ -91,7 +95,10 @@ pub(crate) fn request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
             attrs.push(s("url.scheme", "https"));
             attrs.push(i("http.response.status_code", status));
             attrs.push(s("server.address", "shop.example.com"));
-            attrs.push(s("client.address", format!("203.0.113.{}", rng.below(254) + 1)));
+            attrs.push(s(
+                "client.address",
+                format!("203.0.113.{}", rng.below(254) + 1),
+            ));
             attrs.push(s("network.protocol.version", "1.1"));
             attrs.push(s("user_agent.original", "python-requests/2.32"));
         } else {
@@ -100,7 +107,10 @@ pub(crate) fn request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
             attrs.push(s("http.scheme", "https"));
             attrs.push(i("http.status_code", status));
             attrs.push(s("net.host.name", "shop.example.com"));
-            attrs.push(s("net.sock.peer.addr", format!("198.51.100.{}", rng.below(254) + 1)));
+            attrs.push(s(
+                "net.sock.peer.addr",
+                format!("198.51.100.{}", rng.below(254) + 1),
+            ));
             attrs.push(s("http.user_agent", "okhttp/4.12"));
         }
         attrs.push(s("http.route", route));
@@ -179,7 +189,10 @@ pub(crate) fn request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
             vec![
                 s("db.system", "postgresql"),
                 s("db.name", "app"),
-                s("db.statement", "SELECT id, name FROM records WHERE owner = $1"),
+                s(
+                    "db.statement",
+                    "SELECT id, name FROM records WHERE owner = $1",
+                ),
                 s("server.address", "db.internal"),
                 i("server.port", 5432),
             ],

@@ -18,9 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 
 use super::rpc_status::status_with_retry;
-use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink,
-};
+use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink};
 
 /// The one method this receiver serves.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -98,10 +96,7 @@ where
                 == Some((Code::OutOfRange as i32).to_string().as_bytes())
             {
                 tracing::debug!("OTLP/gRPC request over the size limit");
-                headers.insert(
-                    Status::GRPC_STATUS,
-                    (Code::ResourceExhausted as i32).into(),
-                );
+                headers.insert(Status::GRPC_STATUS, (Code::ResourceExhausted as i32).into());
             }
             Ok(res)
         })
@@ -141,12 +136,12 @@ impl<S: TraceSink> UnaryService<Bytes> for ExportHandler<S> {
 
 pub(super) fn response(accepted: Accepted) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse {
-        partial_success: (accepted.rejected_spans > 0 || !accepted.message.is_empty()).then(
-            || ExportTracePartialSuccess {
+        partial_success: (accepted.rejected_spans > 0 || !accepted.message.is_empty()).then(|| {
+            ExportTracePartialSuccess {
                 rejected_spans: i64::try_from(accepted.rejected_spans).unwrap_or(i64::MAX),
                 error_message: accepted.message,
-            },
-        ),
+            }
+        }),
     }
 }
 

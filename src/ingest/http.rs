@@ -192,8 +192,7 @@ fn content_encoding(headers: &HeaderMap) -> Option<bool> {
 async fn read_body(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-    {
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let Ok(data) = frame?.into_data() else {
             continue;
         };
@@ -295,5 +294,10 @@ fn error(
 
 /// For requests whose encoding is unknown (415): a plain-text explanation.
 fn plain(status: StatusCode, message: &'static str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
 }

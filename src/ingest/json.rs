@@ -256,7 +256,11 @@ macro_rules! lenient_int {
     };
 }
 
-lenient_int!(U64, u64, "a time in unix nanoseconds (number or decimal string)");
+lenient_int!(
+    U64,
+    u64,
+    "a time in unix nanoseconds (number or decimal string)"
+);
 lenient_int!(I64, i64, "a 64-bit integer (number or decimal string)");
 
 fn json_error(e: serde_json::Error) -> DecodeError {
@@ -281,12 +285,7 @@ where
     let mut view = SpanView::default();
     for rs in req.resource_spans.into_iter().flatten() {
         let mut resource = ResourceView::default();
-        for kv in rs
-            .resource
-            .and_then(|r| r.attributes)
-            .into_iter()
-            .flatten()
-        {
+        for kv in rs.resource.and_then(|r| r.attributes).into_iter().flatten() {
             let Some(Str(key)) = kv.key else { continue };
             let slot = match &*key {
                 "service.name" => &mut resource.service_name,

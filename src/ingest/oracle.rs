@@ -24,8 +24,8 @@ pub fn decode_with_prost<F>(
 where
     F: FnMut(&ResourceView<'_>, &SpanView<'_>),
 {
-    let req = ExportTraceServiceRequest::decode(bytes)
-        .map_err(|e| DecodeError::Oracle(e.to_string()))?;
+    let req =
+        ExportTraceServiceRequest::decode(bytes).map_err(|e| DecodeError::Oracle(e.to_string()))?;
     let mut stats = DecodeStats::default();
     let mut view = SpanView::default();
     for rs in &req.resource_spans {
@@ -71,9 +71,7 @@ fn attribute<'a>(keys: &AttrKeys, kv: &'a KeyValue) -> Option<(AttrKey, AttrValu
     let key = keys.lookup(kv.key.as_bytes())?;
     let value = match kv.value.as_ref() {
         _ if key == AttrKey::Credential => AttrValue::Present,
-        Some(AnyValue {
-            value: Some(v), ..
-        }) => match v {
+        Some(AnyValue { value: Some(v), .. }) => match v {
             any_value::Value::StringValue(s) => AttrValue::Str(Cow::Borrowed(s)),
             any_value::Value::BoolValue(b) => AttrValue::Bool(*b),
             any_value::Value::IntValue(i) => AttrValue::Int(*i),

@@ -18,15 +18,15 @@ use crate::model::{AttrKey, AttrValue, SpanKind};
 
 type Owned = (ResourceView<'static>, SpanView<'static>);
 
-fn own_str(c: &Cow<'_, str>) -> Cow<'static, str> {
-    Cow::Owned(c.to_string())
+fn own_str(c: &str) -> Cow<'static, str> {
+    Cow::Owned(c.to_owned())
 }
 
 fn own(r: &ResourceView<'_>, s: &SpanView<'_>) -> Owned {
     (
         ResourceView {
-            service_name: r.service_name.as_ref().map(own_str),
-            service_namespace: r.service_namespace.as_ref().map(own_str),
+            service_name: r.service_name.as_deref().map(own_str),
+            service_namespace: r.service_namespace.as_deref().map(own_str),
         },
         SpanView {
             trace_id: s.trace_id,
@@ -181,27 +181,34 @@ fn id(len: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn event() -> impl Strategy<Value = span::Event> {
-    (any::<u64>(), "\\PC{0,10}", proptest::collection::vec(key_value(), 0..3)).prop_map(
-        |(time_unix_nano, name, attributes)| span::Event {
+    (
+        any::<u64>(),
+        "\\PC{0,10}",
+        proptest::collection::vec(key_value(), 0..3),
+    )
+        .prop_map(|(time_unix_nano, name, attributes)| span::Event {
             time_unix_nano,
             name,
             attributes,
             dropped_attributes_count: 0,
-        },
-    )
+        })
 }
 
 fn link() -> impl Strategy<Value = span::Link> {
-    (id(16), id(8), proptest::collection::vec(key_value(), 0..2), any::<u32>()).prop_map(
-        |(trace_id, span_id, attributes, flags)| span::Link {
+    (
+        id(16),
+        id(8),
+        proptest::collection::vec(key_value(), 0..2),
+        any::<u32>(),
+    )
+        .prop_map(|(trace_id, span_id, attributes, flags)| span::Link {
             trace_id,
             span_id,
             trace_state: "vendor=1".into(),
             attributes,
             dropped_attributes_count: 1,
             flags,
-        },
-    )
+        })
 }
 
 fn a_span() -> impl Strategy<Value = Span> {
@@ -248,13 +255,13 @@ fn a_span() -> impl Strategy<Value = Span> {
 
 fn scope_spans() -> impl Strategy<Value = ScopeSpans> {
     (
-        proptest::option::of(("[a-z@/.-]{0,20}", "[0-9.]{0,6}").prop_map(|(name, version)| {
-            InstrumentationScope {
+        proptest::option::of(
+            ("[a-z@/.-]{0,20}", "[0-9.]{0,6}").prop_map(|(name, version)| InstrumentationScope {
                 name,
                 version,
                 ..Default::default()
-            }
-        })),
+            }),
+        ),
         proptest::collection::vec(a_span(), 0..6),
         "[a-z:/.]{0,10}",
     )
@@ -280,9 +287,8 @@ fn request() -> impl Strategy<Value = ExportTraceServiceRequest> {
             scope_spans,
             schema_url,
         });
-    proptest::collection::vec(rs, 0..4).prop_map(|resource_spans| ExportTraceServiceRequest {
-        resource_spans,
-    })
+    proptest::collection::vec(rs, 0..4)
+        .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
 }
 
 proptest! {
@@ -351,7 +357,10 @@ fn corpus_request_decodes_to_views_normalize_can_use() {
     let (_, child) = &spans[1];
     assert_eq!(child.parent_span_id, server.span_id);
     assert_eq!(child.trace_id, server.trace_id);
-    assert_eq!(child.attr(AttrKey::ExpressType).and_then(AttrValue::as_str), Some("middleware"));
+    assert_eq!(
+        child.attr(AttrKey::ExpressType).and_then(AttrValue::as_str),
+        Some("middleware")
+    );
     // Captured authorization headers are reported by presence only.
     let creds: Vec<_> = spans
         .iter()
@@ -398,7 +407,10 @@ fn a_credential_value_is_never_read_even_when_malformed() {
     sp.extend_from_slice(&kv);
     let bytes = wrap_span(&sp);
     let spans = fast(&bytes).unwrap();
-    assert_eq!(spans[0].1.attrs, vec![(AttrKey::Credential, AttrValue::Present)]);
+    assert_eq!(
+        spans[0].1.attrs,
+        vec![(AttrKey::Credential, AttrValue::Present)]
+    );
 }
 
 #[test]
@@ -485,7 +497,10 @@ fn problem(bytes: &[u8]) -> (usize, &'static str, WireProblem) {
             field,
             problem,
         }) => {
-            assert!(oracle(bytes).is_err(), "prost accepted what the walker rejected");
+            assert!(
+                oracle(bytes).is_err(),
+                "prost accepted what the walker rejected"
+            );
             (offset, field, problem)
         }
         other => panic!("expected a protobuf error, got {other:?}"),
@@ -500,7 +515,10 @@ fn truncated_varint() {
     );
     // A kind varint cut short inside a span: offset 6 is where the varint starts.
     let (offset, field, p) = problem(&wrap_span(&[0x30, 0x80]));
-    assert_eq!((offset, field, p), (7, "Span.kind", WireProblem::TruncatedVarint));
+    assert_eq!(
+        (offset, field, p),
+        (7, "Span.kind", WireProblem::TruncatedVarint)
+    );
 }
 
 #[test]
@@ -533,22 +551,55 @@ fn length_past_end() {
     bytes.extend_from_slice(&[0; 8]);
     let (offset, field, p) = problem(&bytes);
     assert_eq!((offset, field), (5, "Span"));
-    assert!(matches!(p, WireProblem::LengthPastEnd { len: 9, available: 3 }));
+    assert!(matches!(
+        p,
+        WireProblem::LengthPastEnd {
+            len: 9,
+            available: 3
+        }
+    ));
 }
 
 #[test]
 fn bad_wire_types() {
-    assert_eq!(problem(&[0x0f]), (0, "ExportTraceServiceRequest", WireProblem::UnknownWireType(7)));
-    assert_eq!(problem(&[0x0e]), (0, "ExportTraceServiceRequest", WireProblem::UnknownWireType(6)));
+    assert_eq!(
+        problem(&[0x0f]),
+        (
+            0,
+            "ExportTraceServiceRequest",
+            WireProblem::UnknownWireType(7)
+        )
+    );
+    assert_eq!(
+        problem(&[0x0e]),
+        (
+            0,
+            "ExportTraceServiceRequest",
+            WireProblem::UnknownWireType(6)
+        )
+    );
     // resource_spans as a varint.
     assert_eq!(
         problem(&[0x08, 0x01]),
-        (1, "ResourceSpans", WireProblem::WrongWireType { expected: 2, found: 0 })
+        (
+            1,
+            "ResourceSpans",
+            WireProblem::WrongWireType {
+                expected: 2,
+                found: 0
+            }
+        )
     );
     // start_time_unix_nano as a varint instead of fixed64.
     let (_, field, p) = problem(&wrap_span(&[0x38, 0x01]));
     assert_eq!(field, "Span.start_time_unix_nano");
-    assert_eq!(p, WireProblem::WrongWireType { expected: 1, found: 0 });
+    assert_eq!(
+        p,
+        WireProblem::WrongWireType {
+            expected: 1,
+            found: 0
+        }
+    );
     assert_eq!(problem(&[0x00]).2, WireProblem::InvalidFieldNumber(0));
 }
 
@@ -565,7 +616,7 @@ fn unbalanced_groups() {
     assert_eq!(problem(&[0x2b, 0x08, 0x01]).2, WireProblem::UnbalancedGroup);
     assert_eq!(problem(&[0x2b, 0x34]).2, WireProblem::UnbalancedGroup);
     let deep: Vec<u8> = std::iter::repeat_n(0x2b, 100).collect();
-    assert_eq!(fast(&deep).unwrap_err().to_string().contains("too deeply"), true);
+    assert!(fast(&deep).unwrap_err().to_string().contains("too deeply"));
 }
 
 #[test]
@@ -608,9 +659,15 @@ fn json_reads_the_file_exporter_shape() {
     assert_eq!(r.service_name.as_deref(), Some("petstore"));
     assert_eq!(server.kind, SpanKind::Server);
     assert_eq!(server.trace_id[..3], [0x5b, 0x8e, 0xff]);
-    assert_eq!(server.span_id, [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]);
+    assert_eq!(
+        server.span_id,
+        [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]
+    );
     assert_eq!(server.start_unix_nano, 1_763_000_000_012_345_678);
-    assert_eq!(server.attr(AttrKey::ResponseStatusCode), Some(&AttrValue::Int(200)));
+    assert_eq!(
+        server.attr(AttrKey::ResponseStatusCode),
+        Some(&AttrValue::Int(200))
+    );
     assert_eq!(server.attr(AttrKey::Credential), Some(&AttrValue::Present));
     let (_, child) = &spans[1];
     assert_eq!(child.kind, SpanKind::Internal);
@@ -637,18 +694,28 @@ fn json_tolerates_snake_case_nulls_and_unknown_fields() {
 fn json_errors_name_line_column_and_field() {
     let bad_id = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz","name":"a"}]}]}]}"#;
     let err = via_json(bad_id.as_bytes()).unwrap_err();
-    let DecodeError::Json { line, column, ref message } = err else {
+    let DecodeError::Json {
+        line,
+        column,
+        ref message,
+    } = err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(line, 1);
     assert!(column > 40 && column < 65, "{column}");
     assert!(message.contains("trace id of 32 hex digits"), "{message}");
 
-    let bad_time = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}"#;
+    let bad_time =
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}"#;
     let msg = via_json(bad_time.as_bytes()).unwrap_err().to_string();
-    assert!(msg.contains("unix nanoseconds") && msg.contains("line 1"), "{msg}");
+    assert!(
+        msg.contains("unix nanoseconds") && msg.contains("line 1"),
+        "{msg}"
+    );
 
-    let bad_kind = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_SIDEWAYS"}]}]}]}"#;
+    let bad_kind =
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_SIDEWAYS"}]}]}]}"#;
     assert!(via_json(bad_kind.as_bytes())
         .unwrap_err()
         .to_string()
@@ -665,8 +732,8 @@ fn json_lines_name_the_file_line() {
     let lines: Vec<_> = json_lines(file.as_bytes()).map(|l| l.number).collect();
     assert_eq!(lines, vec![1, 3, 4]);
     let mut seen = Vec::new();
-    let err = for_each_json_line(file.as_bytes(), &keys(), |line, _, _| seen.push(line))
-        .unwrap_err();
+    let err =
+        for_each_json_line(file.as_bytes(), &keys(), |line, _, _| seen.push(line)).unwrap_err();
     assert_eq!(seen, vec![1, 1, 3, 3]);
     match err {
         DecodeError::Json { line, .. } => assert_eq!(line, 4),

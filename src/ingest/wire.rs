@@ -299,14 +299,7 @@ fn id<const N: usize>(
             out.copy_from_slice(bytes);
             Ok(out)
         }
-        found => Err(err(
-            at,
-            field,
-            WireProblem::IdLength {
-                expected: N,
-                found,
-            },
-        )),
+        found => Err(err(at, field, WireProblem::IdLength { expected: N, found })),
     }
 }
 
