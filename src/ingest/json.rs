@@ -263,12 +263,40 @@ lenient_int!(
 );
 lenient_int!(I64, i64, "a 64-bit integer (number or decimal string)");
 
+/// The error with its position moved into our own fields and every quoted string from the
+/// payload blanked: serde quotes offending values (`invalid type: string "..."`), and the
+/// value might be a credential; messages go back to the exporter and into logs.
 fn json_error(e: serde_json::Error) -> DecodeError {
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) if e.line() > 0 => &text[..i],
+        _ => &text,
+    };
     DecodeError::Json {
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: redact_quoted(text),
     }
+}
+
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            out.push_str("...\"");
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => break,
+                    _ => escaped = false,
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Decodes one OTLP/JSON `ExportTraceServiceRequest` (see [`super::decode`]).

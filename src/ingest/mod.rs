@@ -5,7 +5,7 @@
 //! payload to a [`TraceSink`] and translate its answer into the OTLP response. The sink calls
 //! [`decode`] itself, so every payload is decoded exactly once.
 //!
-//! Decoding is a hot path: the protobuf decoder ([`wire`]) walks the wire format and reads
+//! Decoding is a hot path: the protobuf decoder (`wire.rs`) walks the wire format and reads
 //! only the fields `normalize` needs, borrowing strings from the request; the full prost
 //! decode ([`decode_with_prost`]) stays as the oracle it is property-tested against.
 //!
@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::model::{AttrKeys, ResourceView, SpanView};
 
 pub mod corpus;
+mod file;
 mod grpc;
 mod gzip;
 mod http;
@@ -28,6 +29,7 @@ mod rpc_status;
 mod tests;
 mod wire;
 
+pub use file::{detect_format, protobuf_messages, ProtobufLayout};
 pub use grpc::{run_grpc, EXPORT_PATH};
 pub use gzip::{gunzip, GunzipError};
 pub use http::{http_router, run_http};

@@ -704,6 +704,10 @@ fn json_errors_name_line_column_and_field() {
     };
     assert_eq!(line, 1);
     assert!(column > 40 && column < 65, "{column}");
+    assert_eq!(
+        err.to_string(),
+        format!("malformed OTLP/JSON at line 1, column {column}: invalid value: string \"...\", expected a trace id of 32 hex digits")
+    );
     assert!(message.contains("trace id of 32 hex digits"), "{message}");
 
     let bad_time =
@@ -724,6 +728,22 @@ fn json_errors_name_line_column_and_field() {
         via_json(b"{\"resourceSpans\":[").unwrap_err(),
         DecodeError::Json { .. }
     ));
+}
+
+#[test]
+fn json_errors_never_echo_values_from_the_payload() {
+    // A credential header captured with the wrong type: the error must not carry it.
+    let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"http.request.header.authorization","value":{"boolValue":"Bearer s3cr\"et"}}]}]}]}]}"#;
+    let err = via_json(line.as_bytes()).unwrap_err();
+    let msg = err.to_string();
+    assert!(!msg.contains("s3cr") && !msg.contains("Bearer"), "{msg}");
+    assert!(msg.contains("expected a boolean"), "{msg}");
+    let bad_id = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"topsecret"}]}]}]}"#;
+    let msg = via_json(bad_id.as_bytes()).unwrap_err().to_string();
+    assert!(
+        !msg.contains("topsecret") && msg.contains("span id"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -313,7 +313,11 @@ where
     F: FnMut(&ResourceView<'a>, &SpanView<'a>),
 {
     let mut stats = DecodeStats::default();
-    let mut span = SpanView::default();
+    // Room for a server span's kept attributes, so the vector rarely grows.
+    let mut span = SpanView {
+        attrs: Vec::with_capacity(16),
+        ..SpanView::default()
+    };
     let mut req = Msg {
         data,
         pos: 0,
