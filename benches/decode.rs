@@ -6,7 +6,10 @@
 //!
 //! Before criterion runs, the same cases are timed in CPU time (getrusage, this thread),
 //! which stays meaningful on a machine shared with other work, and printed as spans per
-//! CPU-second.
+//! CPU-second. Then the gRPC receiver is measured end to end over loopback the same way:
+//! the server runs on one thread of its own, whose CPU time (tonic, HTTP/2, gzip, decode)
+//! is what is counted, against opentelemetry-proto's generated prost server doing the
+//! same work.
 //!
 //! `cargo bench --bench decode -- --warm-up-time 1 --measurement-time 3`
 
@@ -16,8 +19,20 @@ use std::io::Write;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use shadowscan::ingest::{corpus, decode, decode_with_prost, gunzip, Format};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use shadowscan::ingest::{
+    corpus, decode, decode_with_prost, gunzip, run_grpc, Accepted, Format, Payload, ReceiverLimits,
+    SinkError, TraceSink,
+};
 use shadowscan::model::{AttrKeys, ResourceView, SpanKind, SpanView};
+use tonic::codec::CompressionEncoding;
 
 const SIZES: [usize; 3] = [10, 100, 1000];
 const MAX: usize = 64 << 20;
@@ -177,12 +192,163 @@ fn cpu_report() {
     }
 }
 
+/// Decodes with the fast path and counts, as a pipeline sink would before normalising.
+#[derive(Clone)]
+struct CountingSink(std::sync::Arc<AttrKeys>);
+
+impl TraceSink for CountingSink {
+    async fn export(&self, payload: Payload) -> Result<Accepted, SinkError> {
+        let mut t = Touch::default();
+        decode(&payload.bytes, payload.format, &self.0, |r, s| t.on(r, s))?;
+        black_box(t.server + t.attrs);
+        Ok(Accepted::default())
+    }
+}
+
+/// The generated server: prost has decoded the whole request before this runs; it then
+/// reads the same attributes the sink would.
+struct GeneratedServer(AttrKeys);
+
+#[tonic::async_trait]
+impl TraceService for GeneratedServer {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let req = request.into_inner();
+        let mut kept = 0u64;
+        for rs in &req.resource_spans {
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    kept += span
+                        .attributes
+                        .iter()
+                        .filter(|kv| self.0.lookup(kv.key.as_bytes()).is_some())
+                        .count() as u64;
+                    black_box(&span.name);
+                }
+            }
+        }
+        black_box(kept);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// Serves on a thread of its own and returns the spans per CPU-second of that thread while
+/// a client on other threads sends `req` (`spans` spans) for about two seconds.
+fn receiver_spans_per_cpu_second(
+    req: &ExportTraceServiceRequest,
+    spans: usize,
+    gzip: bool,
+    generated: bool,
+) -> f64 {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let (start_tx, start_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+            let shutdown = async move {
+                let _ = shutdown_rx.await;
+            };
+            let serving = if generated {
+                let svc = TraceServiceServer::new(GeneratedServer(AttrKeys::default()))
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(MAX);
+                tokio::spawn(async move {
+                    tonic::transport::Server::builder()
+                        .add_service(svc)
+                        .serve_with_incoming_shutdown(
+                            tonic::transport::server::TcpIncoming::from(listener),
+                            shutdown,
+                        )
+                        .await
+                        .unwrap()
+                })
+            } else {
+                let sink = CountingSink(std::sync::Arc::new(AttrKeys::default()));
+                let limits = ReceiverLimits {
+                    max_message_bytes: MAX,
+                };
+                tokio::spawn(
+                    async move { run_grpc(listener, sink, limits, shutdown).await.unwrap() },
+                )
+            };
+            let _ = start_rx.await;
+            let t0 = cpu_time();
+            let _ = stop_rx.await;
+            let used = cpu_time() - t0;
+            let _ = shutdown_tx.send(());
+            let _ = serving.await;
+            used
+        })
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sent = rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap()
+            .max_encoding_message_size(MAX);
+        if gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        for _ in 0..20 {
+            client.export(req.clone()).await.unwrap();
+        }
+        start_tx.send(()).unwrap();
+        let begin = std::time::Instant::now();
+        let mut sent = 0u64;
+        while begin.elapsed() < std::time::Duration::from_secs(2) {
+            client.export(req.clone()).await.unwrap();
+            sent += 1;
+        }
+        stop_tx.send(()).unwrap();
+        sent
+    });
+    let cpu = server.join().unwrap();
+    (sent * spans as u64) as f64 / cpu.as_secs_f64()
+}
+
+fn receiver_report() {
+    println!("gRPC receiver over loopback, server spans per server CPU-second:");
+    println!(
+        "{:>6} {:>6} {:>18} {:>18} {:>8}",
+        "spans", "gzip", "raw codec + walker", "generated (prost)", "ratio"
+    );
+    for n in [100, 1000] {
+        let req = ExportTraceServiceRequest::decode(&corpus::protobuf(n, 42)[..]).unwrap();
+        for gzip in [false, true] {
+            let fast = receiver_spans_per_cpu_second(&req, n, gzip, false);
+            let prost = receiver_spans_per_cpu_second(&req, n, gzip, true);
+            println!(
+                "{n:>6} {:>6} {:>16.2} M {:>16.2} M {:>7.1}x",
+                if gzip { "yes" } else { "no" },
+                fast / 1e6,
+                prost / 1e6,
+                fast / prost
+            );
+        }
+    }
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
     // `cargo test --benches` runs this in test mode: skip the long CPU-time report there.
     if !std::env::args().any(|a| a == "--test" || a == "--list") {
         cpu_report();
+        receiver_report();
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -19,6 +19,11 @@ pub enum ProtobufLayout {
     VarintDelimited,
 }
 
+/// True when `input` starts with the gzip magic number (`.json.gz`, `.pb.gz` files).
+pub fn is_gzip(input: &[u8]) -> bool {
+    input.starts_with(&[0x1f, 0x8b])
+}
+
 /// Guesses a trace file's encoding from its first non-blank byte: `{` is OTLP/JSON,
 /// anything else protobuf.
 pub fn detect_format(input: &[u8]) -> Format {
@@ -139,6 +144,10 @@ mod tests {
         assert_eq!(detect_format(b"  \n{\"resourceSpans\":[]}"), Format::Json);
         assert_eq!(detect_format(&corpus::protobuf(3, 1)), Format::Protobuf);
         assert_eq!(detect_format(b""), Format::Protobuf);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"{}").unwrap();
+        assert!(is_gzip(&gz.finish().unwrap()));
+        assert!(!is_gzip(b"{}") && !is_gzip(&corpus::protobuf(3, 1)));
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! only the fields `normalize` needs, borrowing strings from the request; the full prost
 //! decode ([`decode_with_prost`]) stays as the oracle it is property-tested against.
 //!
+//! Trace files (`shadowscan ingest`, `diff --traces`) are split into requests by
+//! [`json_lines`]/[`for_each_json_line`] (collector file exporter, OTLP/JSON) and
+//! [`protobuf_messages`] (single, length-prefixed or delimited protobuf), after [`gunzip`]
+//! when [`is_gzip`] says so.
+//!
 //! Invalid UTF-8 in a protobuf string (span name, attribute value) does not reject the
 //! request: it is replaced lossily (U+FFFD), as one broken attribute should not lose a batch.
 
@@ -29,7 +34,7 @@ mod rpc_status;
 mod tests;
 mod wire;
 
-pub use file::{detect_format, protobuf_messages, ProtobufLayout};
+pub use file::{detect_format, is_gzip, protobuf_messages, ProtobufLayout};
 pub use grpc::{run_grpc, EXPORT_PATH};
 pub use gzip::{gunzip, GunzipError};
 pub use http::{http_router, run_http};
