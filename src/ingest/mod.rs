@@ -2,12 +2,45 @@
 //! the gRPC (:4317) and HTTP (:4318) receivers. tonic and opentelemetry-proto live here only.
 //!
 //! Receivers know nothing of what happens to spans: they hand each decompressed, size-checked
-//! payload to a [`TraceSink`] and translate its answer into the OTLP response.
+//! payload to a [`TraceSink`] and translate its answer into the OTLP response. The sink calls
+//! [`decode`] itself, so every payload is decoded exactly once.
+//!
+//! Decoding is a hot path: the protobuf decoder (`wire.rs`) walks the wire format and reads
+//! only the fields `normalize` needs, borrowing strings from the request; the full prost
+//! decode ([`decode_with_prost`]) stays as the oracle it is property-tested against.
+//!
+//! Trace files (`shadowscan ingest`, `diff --traces`) are split into requests by
+//! [`json_lines`]/[`for_each_json_line`] (collector file exporter, OTLP/JSON) and
+//! [`protobuf_messages`] (single, length-prefixed or delimited protobuf), after [`gunzip`]
+//! when [`is_gzip`] says so.
+//!
+//! Invalid UTF-8 in a protobuf string (span name, attribute value) does not reject the
+//! request: it is replaced lossily (U+FFFD), as one broken attribute should not lose a batch.
 
 use std::future::Future;
 use std::time::Duration;
 
 use crate::model::{AttrKeys, ResourceView, SpanView};
+
+pub mod corpus;
+mod file;
+mod grpc;
+mod gzip;
+mod http;
+mod json;
+mod oracle;
+mod rpc_status;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+pub use file::{detect_format, is_gzip, protobuf_messages, ProtobufLayout};
+pub use grpc::{run_grpc, EXPORT_PATH};
+pub use gzip::{gunzip, GunzipError};
+pub use http::{http_router, run_http};
+pub use json::{for_each_json_line, json_lines, JsonLine};
+pub use oracle::decode_with_prost;
+pub use wire::WireProblem;
 
 /// How a payload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +79,12 @@ pub enum SinkError {
     Unavailable(String),
 }
 
+impl From<DecodeError> for SinkError {
+    fn from(e: DecodeError) -> SinkError {
+        SinkError::Invalid(e.to_string())
+    }
+}
+
 /// Where receivers hand payloads. Resolves once the spans are durable (or rejected), so an
 /// acknowledged export is never lost.
 pub trait TraceSink: Clone + Send + Sync + 'static {
@@ -58,22 +97,98 @@ pub struct DecodeStats {
     pub spans: u64,
 }
 
-/// Why a payload could not be decoded.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DecodeError(pub String);
+/// Why a payload could not be decoded. Every variant says where: a byte offset and the
+/// message/field being read for protobuf, a line and column for JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Malformed protobuf: `offset` is the byte offset in the (decompressed) payload where
+    /// the problem starts; `field` names the OTLP message or field being read.
+    #[error("malformed OTLP protobuf at byte {offset} (reading {field}): {problem}")]
+    Protobuf {
+        offset: usize,
+        field: &'static str,
+        problem: WireProblem,
+    },
+    /// Malformed OTLP/JSON. For [`for_each_json_line`] the line is the line of the file.
+    #[error("malformed OTLP/JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Rejected by the prost oracle ([`decode_with_prost`]), which reports no offset.
+    #[error("malformed OTLP protobuf (full decode): {0}")]
+    Oracle(String),
+}
+
+impl DecodeError {
+    /// Re-anchors a JSON error from decoding one line on its own onto line `line` of the
+    /// file the line came from. Protobuf errors are returned unchanged.
+    pub fn at_line(self, line: usize) -> DecodeError {
+        match self {
+            DecodeError::Json {
+                line: l,
+                column,
+                message,
+            } => DecodeError::Json {
+                line: line + l.saturating_sub(1),
+                column,
+                message,
+            },
+            other => other,
+        }
+    }
+}
 
 /// Decodes an `ExportTraceServiceRequest`, calling `on_span` for every span with its
-/// resource. Only the attributes `keys` knows are kept.
+/// resource. Only the attributes `keys` knows are kept; credential attributes are
+/// reported as [`crate::model::AttrValue::Present`] without their value being read.
+/// Strings borrow from `bytes` when they can. One [`SpanView`] is reused for all spans,
+/// so `on_span` must copy what it keeps.
 pub fn decode<F>(
     bytes: &[u8],
     format: Format,
     keys: &AttrKeys,
-    on_span: F,
+    mut on_span: F,
 ) -> Result<DecodeStats, DecodeError>
 where
     F: FnMut(&ResourceView<'_>, &SpanView<'_>),
 {
-    let _ = (bytes, format, keys, on_span);
-    todo!("ingest::decode")
+    match format {
+        Format::Protobuf => wire::decode(bytes, keys, |r, s| on_span(r, s)),
+        Format::Json => json::decode(bytes, keys, |r, s| on_span(r, s)),
+    }
 }
+
+/// Limits the receivers enforce before a payload reaches the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiverLimits {
+    /// Largest request body accepted, both as received (compressed) and decompressed.
+    /// Larger requests get RESOURCE_EXHAUSTED (gRPC) or 413 (HTTP).
+    pub max_message_bytes: usize,
+}
+
+impl ReceiverLimits {
+    /// 16 MiB: well above what a collector's default batch (8192 spans) encodes to.
+    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+}
+
+impl Default for ReceiverLimits {
+    fn default() -> Self {
+        ReceiverLimits {
+            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Why a receiver stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error("OTLP/gRPC receiver failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("OTLP/HTTP receiver failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long exporters are told to wait when the sink is shutting down or its store failed.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);

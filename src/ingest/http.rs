@@ -1,0 +1,303 @@
+//! The OTLP/HTTP receiver: `POST /v1/traces` with protobuf or JSON bodies, identity or gzip
+//! encoded, answered as the OTLP/HTTP specification says (status codes, `Retry-After`,
+//! `ExportTraceServiceResponse` or `google.rpc.Status` in the request's own encoding).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use bytes::{Bytes, BytesMut};
+use prost::Message;
+
+use super::grpc::response;
+use super::gzip::{gunzip, GunzipError};
+use super::rpc_status::{status_with_retry, RpcStatus};
+use super::{
+    Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink,
+    UNAVAILABLE_RETRY_AFTER,
+};
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+// gRPC codes carried in `google.rpc.Status` bodies.
+const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_RESOURCE_EXHAUSTED: i32 = 8;
+const CODE_UNAVAILABLE: i32 = 14;
+
+#[derive(Clone)]
+struct Ctx<S> {
+    sink: S,
+    limits: ReceiverLimits,
+}
+
+/// The OTLP/HTTP routes: `POST /v1/traces`; other methods there get 405, other paths 404.
+pub fn http_router<S: TraceSink>(sink: S, limits: ReceiverLimits) -> Router {
+    Router::new()
+        .route("/v1/traces", post(export::<S>))
+        .with_state(Ctx { sink, limits })
+}
+
+/// Serves [`http_router`] on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn run_http<S, F>(
+    listener: tokio::net::TcpListener,
+    sink: S,
+    limits: ReceiverLimits,
+    shutdown: F,
+) -> Result<(), ReceiverError>
+where
+    S: TraceSink,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "OTLP/HTTP receiver listening");
+    axum::serve(listener, http_router(sink, limits))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!(%addr, "OTLP/HTTP receiver stopped");
+    Ok(())
+}
+
+async fn export<S: TraceSink>(State(ctx): State<Ctx<S>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(format) = content_type(&parts.headers) else {
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported Content-Type: send application/x-protobuf or application/json",
+        );
+    };
+    let gzip = match content_encoding(&parts.headers) {
+        Some(gzip) => gzip,
+        None => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported Content-Encoding: send gzip or identity",
+            )
+        }
+    };
+    let max = ctx.limits.max_message_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return too_large(format, max);
+    }
+    let raw = match read_body(body, max).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return too_large(format, max),
+        Err(e) => {
+            tracing::debug!(error = %e, "reading OTLP/HTTP body failed");
+            return error(
+                format,
+                StatusCode::BAD_REQUEST,
+                CODE_INVALID_ARGUMENT,
+                &format!("reading the request body failed: {e}"),
+                None,
+            );
+        }
+    };
+    let bytes = if gzip {
+        match gunzip(&raw, max) {
+            Ok(b) => Bytes::from(b),
+            Err(GunzipError::TooLarge { .. }) => return too_large(format, max),
+            Err(e @ GunzipError::Corrupt(_)) => {
+                return error(
+                    format,
+                    StatusCode::BAD_REQUEST,
+                    CODE_INVALID_ARGUMENT,
+                    &e.to_string(),
+                    None,
+                )
+            }
+        }
+    } else {
+        raw
+    };
+    let size = bytes.len();
+    match ctx.sink.export(Payload { bytes, format }).await {
+        Ok(accepted) => success(format, accepted),
+        Err(e) => {
+            tracing::debug!(bytes = size, error = %e, "OTLP/HTTP export refused");
+            let message = e.to_string();
+            match e {
+                SinkError::Invalid(_) => error(
+                    format,
+                    StatusCode::BAD_REQUEST,
+                    CODE_INVALID_ARGUMENT,
+                    &message,
+                    None,
+                ),
+                SinkError::Busy { retry_after } => error(
+                    format,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    CODE_UNAVAILABLE,
+                    &message,
+                    Some(retry_after),
+                ),
+                SinkError::Unavailable(_) => error(
+                    format,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    CODE_UNAVAILABLE,
+                    &message,
+                    Some(UNAVAILABLE_RETRY_AFTER),
+                ),
+            }
+        }
+    }
+}
+
+/// The body's format from `Content-Type`, parameters (`; charset=utf-8`) ignored.
+fn content_type(headers: &HeaderMap) -> Option<Format> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim();
+    if media.eq_ignore_ascii_case(PROTOBUF) {
+        Some(Format::Protobuf)
+    } else if media.eq_ignore_ascii_case(JSON) {
+        Some(Format::Json)
+    } else {
+        None
+    }
+}
+
+/// `Some(true)` for gzip, `Some(false)` for none/identity, `None` for anything else.
+fn content_encoding(headers: &HeaderMap) -> Option<bool> {
+    let mut gzip = false;
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        for coding in value.to_str().ok()?.split(',') {
+            let coding = coding.trim();
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                if gzip {
+                    // Gzip applied twice: not something an exporter does.
+                    return None;
+                }
+                gzip = true;
+            } else if !(coding.is_empty() || coding.eq_ignore_ascii_case("identity")) {
+                return None;
+            }
+        }
+    }
+    Some(gzip)
+}
+
+/// Reads at most `max` bytes of body; `Ok(None)` when it is longer.
+async fn read_body(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
+    let mut first: Option<Bytes> = None;
+    let mut buf = BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        let have = first.as_ref().map_or(0, Bytes::len) + buf.len();
+        if have + data.len() > max {
+            return Ok(None);
+        }
+        // A body in one frame (the usual case) is passed on without a copy.
+        match first.take() {
+            None if buf.is_empty() => first = Some(data),
+            Some(f) => {
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&data);
+            }
+            None => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(Some(match first {
+        Some(f) => f,
+        None => buf.freeze(),
+    }))
+}
+
+fn success(format: Format, accepted: Accepted) -> Response {
+    let resp = response(accepted);
+    match format {
+        Format::Protobuf => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, PROTOBUF)],
+            resp.encode_to_vec(),
+        )
+            .into_response(),
+        Format::Json => {
+            let body = match resp.partial_success {
+                Some(p) => serde_json::json!({
+                    "partialSuccess": {
+                        // int64 is a decimal string in the protobuf JSON mapping.
+                        "rejectedSpans": p.rejected_spans.to_string(),
+                        "errorMessage": p.error_message,
+                    }
+                }),
+                None => serde_json::json!({}),
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, JSON)],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn too_large(format: Format, max: usize) -> Response {
+    error(
+        format,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        CODE_RESOURCE_EXHAUSTED,
+        &format!("request body larger than {max} bytes (compressed or decompressed)"),
+        None,
+    )
+}
+
+/// An error response carrying `google.rpc.Status` in the request's encoding, with
+/// `Retry-After` (and a `RetryInfo` detail in protobuf) when the exporter should retry.
+fn error(
+    format: Format,
+    status: StatusCode,
+    code: i32,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> Response {
+    let mut resp = match format {
+        Format::Protobuf => {
+            let body = match retry_after {
+                Some(d) => status_with_retry(code, message, d),
+                None => RpcStatus {
+                    code,
+                    message: message.to_owned(),
+                    details: Vec::new(),
+                }
+                .encode_to_vec(),
+            };
+            (status, [(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+        }
+        Format::Json => {
+            let body = serde_json::json!({ "code": code, "message": message });
+            (status, [(header::CONTENT_TYPE, JSON)], body.to_string()).into_response()
+        }
+    };
+    if let Some(d) = retry_after {
+        // Whole seconds, rounded up so the exporter never retries early.
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    resp
+}
+
+/// For requests whose encoding is unknown (415): a plain-text explanation.
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}

@@ -1,0 +1,699 @@
+//! The OTLP receivers as exporters see them: the real tonic client from opentelemetry-proto
+//! (gzip on, as collectors send) against the gRPC receiver, and raw HTTP/1.1 requests
+//! against the HTTP receiver, both on 127.0.0.1:0, feeding a recording sink that decodes
+//! with `ingest::decode` exactly as the pipeline's sink does.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use shadowscan::ingest::{
+    corpus, decode, run_grpc, run_http, Accepted, DecodeStats, Format, Payload, ReceiverLimits,
+    SinkError, TraceSink,
+};
+use shadowscan::model::{AttrKey, AttrKeys, AttrValue, SpanKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tonic::codec::CompressionEncoding;
+use tonic::Code;
+
+// ---- a sink that decodes and records ---------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Accept,
+    /// Keeps server spans only and reports the others as rejected.
+    RejectNonServer,
+    Busy(Duration),
+    Unavailable,
+}
+
+/// What the sink kept of one span.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    service: Option<String>,
+    name: String,
+    kind: SpanKind,
+    trace_id: [u8; 16],
+    method: Option<String>,
+    credential: Option<AttrValue<'static>>,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    keys: Arc<AttrKeys>,
+    mode: Arc<Mutex<Mode>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    formats: Arc<Mutex<Vec<Format>>>,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        Recorder {
+            keys: Arc::new(AttrKeys::default()),
+            mode: Arc::new(Mutex::new(Mode::Accept)),
+            seen: Arc::new(Mutex::new(Vec::new())),
+            formats: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+    fn set_mode(&self, m: Mode) {
+        *self.mode.lock().unwrap() = m;
+    }
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl Recorder {
+    /// Decodes and records, as a pipeline sink would.
+    fn record(&self, payload: &Payload, mode: Mode) -> Result<Accepted, SinkError> {
+        self.formats.lock().unwrap().push(payload.format);
+        let mut kept = Vec::new();
+        let mut rejected = 0;
+        let DecodeStats { spans } = decode(&payload.bytes, payload.format, &self.keys, |r, s| {
+            if mode == Mode::RejectNonServer && s.kind != SpanKind::Server {
+                rejected += 1;
+                return;
+            }
+            kept.push(Seen {
+                service: r.service_name.as_ref().map(|c| c.to_string()),
+                name: s.name.to_string(),
+                kind: s.kind,
+                trace_id: s.trace_id,
+                method: s
+                    .attr(AttrKey::RequestMethod)
+                    .or(s.attr(AttrKey::HttpMethod))
+                    .and_then(AttrValue::as_str)
+                    .map(str::to_owned),
+                credential: s.attr(AttrKey::Credential).map(|v| match v {
+                    AttrValue::Present => AttrValue::Present,
+                    other => AttrValue::Str(format!("{other:?}").into()),
+                }),
+            })
+        })?;
+        assert_eq!(spans as usize, kept.len() + rejected);
+        self.seen.lock().unwrap().extend(kept);
+        Ok(Accepted {
+            rejected_spans: rejected as u64,
+            message: if rejected > 0 {
+                format!("{rejected} spans are not server spans")
+            } else {
+                String::new()
+            },
+        })
+    }
+}
+
+impl TraceSink for Recorder {
+    async fn export(&self, payload: Payload) -> Result<Accepted, SinkError> {
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Busy(retry_after) => Err(SinkError::Busy { retry_after }),
+            Mode::Unavailable => Err(SinkError::Unavailable("store closed".into())),
+            Mode::Accept | Mode::RejectNonServer => self.record(&payload, mode),
+        }
+    }
+}
+
+// ---- harness ---------------------------------------------------------------------------
+
+struct Servers {
+    grpc: SocketAddr,
+    http: SocketAddr,
+    sink: Recorder,
+    stop: Option<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Servers {
+    async fn start(max_message_bytes: usize) -> Servers {
+        let sink = Recorder::new();
+        let limits = ReceiverLimits { max_message_bytes };
+        let grpc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (grpc, http) = (
+            grpc_listener.local_addr().unwrap(),
+            http_listener.local_addr().unwrap(),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = shared(stopped);
+        let s1 = stopped.clone();
+        let g = tokio::spawn({
+            let sink = sink.clone();
+            async move {
+                run_grpc(grpc_listener, sink, limits, async move { s1.wait().await })
+                    .await
+                    .unwrap()
+            }
+        });
+        let h = tokio::spawn({
+            let sink = sink.clone();
+            async move {
+                run_http(
+                    http_listener,
+                    sink,
+                    limits,
+                    async move { stopped.wait().await },
+                )
+                .await
+                .unwrap()
+            }
+        });
+        Servers {
+            grpc,
+            http,
+            sink,
+            stop: Some(stop),
+            tasks: vec![g, h],
+        }
+    }
+
+    async fn client(&self) -> TraceServiceClient<tonic::transport::Channel> {
+        TraceServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap()
+    }
+
+    async fn shutdown(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        for t in self.tasks.drain(..) {
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("receiver stops after shutdown")
+                .unwrap();
+        }
+    }
+}
+
+/// One shutdown signal observed by both receivers.
+#[derive(Clone)]
+struct Shared(tokio::sync::watch::Receiver<bool>);
+
+impl Shared {
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|v| *v).await;
+    }
+}
+
+fn shared(rx: oneshot::Receiver<()>) -> Shared {
+    let (tx, watch) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = rx.await;
+        let _ = tx.send(true);
+    });
+    Shared(watch)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// What the sink records for `bytes` when handed them directly, without a receiver.
+fn expected(bytes: &[u8]) -> Vec<Seen> {
+    let sink = Recorder::new();
+    let payload = Payload {
+        bytes: bytes.to_vec().into(),
+        format: Format::Protobuf,
+    };
+    sink.record(&payload, Mode::Accept).unwrap();
+    sink.take()
+}
+
+/// `google.rpc.Status` and `RetryInfo`, declared here as an exporter would read them.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<ProtoAny>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+fn retry_delay(status_bytes: &[u8]) -> Duration {
+    let status = RpcStatus::decode(status_bytes).expect("google.rpc.Status");
+    let detail = status
+        .details
+        .iter()
+        .find(|d| d.type_url == "type.googleapis.com/google.rpc.RetryInfo")
+        .expect("a RetryInfo detail");
+    let d = RetryInfo::decode(&detail.value[..])
+        .unwrap()
+        .retry_delay
+        .unwrap();
+    Duration::new(d.seconds as u64, d.nanos as u32)
+}
+
+// ---- raw HTTP/1.1 ----------------------------------------------------------------------
+
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    // The server may answer (413) and close before reading everything.
+    let _ = stream.write_all(&request).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = std::str::from_utf8(&raw[..split]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let body = raw[split + 4..].to_vec();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    http(addr, "POST", "/v1/traces", headers, body).await
+}
+
+const PB: (&str, &str) = ("Content-Type", "application/x-protobuf");
+const JS: (&str, &str) = ("Content-Type", "application/json");
+const GZ: (&str, &str) = ("Content-Encoding", "gzip");
+
+// ---- gRPC ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn grpc_gzip_export_reaches_the_sink_decoded_by_the_fast_path() {
+    let servers = Servers::start(ReceiverLimits::DEFAULT_MAX_MESSAGE_BYTES).await;
+    let bytes = corpus::protobuf(120, 3);
+    let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+    let mut client = servers
+        .client()
+        .await
+        .send_compressed(CompressionEncoding::Gzip);
+    let resp = client.export(req.clone()).await.unwrap().into_inner();
+    assert_eq!(resp, ExportTraceServiceResponse::default());
+    let seen = servers.sink.take();
+    assert_eq!(seen.len(), 120);
+    assert_eq!(seen, expected(&bytes));
+    assert_eq!(seen[0].service.as_deref(), Some("shop-api"));
+    assert!(seen
+        .iter()
+        .any(|s| s.credential == Some(AttrValue::Present)));
+    // Uncompressed works too.
+    let mut plain = servers.client().await;
+    plain.export(req).await.unwrap();
+    assert_eq!(servers.sink.take().len(), 120);
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_partial_success_is_propagated() {
+    let servers = Servers::start(1 << 20).await;
+    servers.sink.set_mode(Mode::RejectNonServer);
+    let bytes = corpus::protobuf(40, 9);
+    let non_server = expected(&bytes)
+        .iter()
+        .filter(|s| s.kind != SpanKind::Server)
+        .count();
+    assert!(non_server > 0);
+    let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+    let resp = servers
+        .client()
+        .await
+        .export(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let partial = resp.partial_success.expect("partial_success set");
+    assert_eq!(partial.rejected_spans, non_server as i64);
+    assert!(partial.error_message.contains("not server spans"));
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_busy_is_unavailable_with_retry_info() {
+    let servers = Servers::start(1 << 20).await;
+    servers
+        .sink
+        .set_mode(Mode::Busy(Duration::from_millis(2500)));
+    let req = ExportTraceServiceRequest::decode(&corpus::protobuf(4, 1)[..]).unwrap();
+    let mut client = servers.client().await;
+    let status = client.export(req.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(retry_delay(status.details()), Duration::from_millis(2500));
+
+    servers.sink.set_mode(Mode::Unavailable);
+    let status = client.export(req).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("store closed"));
+    assert!(servers.sink.take().is_empty());
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_malformed_request_is_invalid_argument_naming_the_field() {
+    let servers = Servers::start(1 << 20).await;
+    let mut req = ExportTraceServiceRequest::decode(&corpus::protobuf(4, 1)[..]).unwrap();
+    req.resource_spans[0].scope_spans[0].spans[2]
+        .trace_id
+        .truncate(15);
+    let status = servers.client().await.export(req).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("Span.trace_id") && status.message().contains("15 bytes"),
+        "{}",
+        status.message()
+    );
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_oversized_request_is_resource_exhausted_compressed_or_not() {
+    let limit = 16 * 1024;
+    let servers = Servers::start(limit).await;
+    let bytes = corpus::protobuf(300, 5);
+    assert!(bytes.len() > limit && gzip(&bytes).len() < limit);
+    let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+    let status = servers
+        .client()
+        .await
+        .export(req.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    // Small on the wire, too large once inflated.
+    let status = servers
+        .client()
+        .await
+        .send_compressed(CompressionEncoding::Gzip)
+        .export(req)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(servers.sink.take().is_empty());
+    // A request under the limit still goes through afterwards.
+    let small = ExportTraceServiceRequest::decode(&corpus::protobuf(10, 5)[..]).unwrap();
+    servers.client().await.export(small).await.unwrap();
+    assert_eq!(servers.sink.take().len(), 10);
+    servers.shutdown().await;
+}
+
+// ---- HTTP ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn http_protobuf_and_json_plain_and_gzip_are_accepted() {
+    let servers = Servers::start(1 << 20).await;
+    let bytes = corpus::protobuf(60, 11);
+    let json = corpus::json(60, 11);
+    let want = expected(&bytes);
+
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(
+        ExportTraceServiceResponse::decode(&r.body[..]).unwrap(),
+        ExportTraceServiceResponse::default()
+    );
+    assert_eq!(servers.sink.take(), want);
+
+    let r = post(
+        servers.http,
+        &[("Content-Type", "application/json; charset=utf-8")],
+        &json,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json(), serde_json::json!({}));
+    assert_eq!(servers.sink.take(), want);
+
+    let r = post(servers.http, &[PB, GZ], &gzip(&bytes)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(servers.sink.take(), want);
+
+    let r = post(servers.http, &[JS, ("Content-Encoding", "identity")], &json).await;
+    assert_eq!(r.status, 200);
+    let r = post(servers.http, &[JS, GZ], &gzip(&json)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(servers.sink.take().len(), 120);
+    assert_eq!(
+        *servers.sink.formats.lock().unwrap(),
+        vec![
+            Format::Protobuf,
+            Format::Json,
+            Format::Protobuf,
+            Format::Json,
+            Format::Json
+        ]
+    );
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_unsupported_media_is_415() {
+    let servers = Servers::start(1 << 20).await;
+    let bytes = corpus::protobuf(4, 1);
+    for headers in [
+        vec![("Content-Type", "text/plain")],
+        vec![("Content-Type", "application/protobuf-ish")],
+        vec![],
+        vec![PB, ("Content-Encoding", "br")],
+        vec![PB, ("Content-Encoding", "deflate")],
+    ] {
+        let r = post(servers.http, &headers, &bytes).await;
+        assert_eq!(r.status, 415, "{headers:?}");
+        assert!(!r.body.is_empty());
+    }
+    assert!(servers.sink.take().is_empty());
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_oversized_is_413_declared_streamed_or_inflated() {
+    let limit = 16 * 1024;
+    let servers = Servers::start(limit).await;
+    let bytes = corpus::protobuf(300, 5);
+    assert!(bytes.len() > limit);
+    // Declared by Content-Length.
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 413);
+    let status = RpcStatus::decode(&r.body[..]).unwrap();
+    assert_eq!(status.code, Code::ResourceExhausted as i32);
+    // Streamed in chunks without a length.
+    let mut chunked = Vec::new();
+    for chunk in bytes.chunks(4096) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = post(
+        servers.http,
+        &[JS, ("Transfer-Encoding", "chunked")],
+        &chunked,
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["code"], 8);
+    // Small gzip body that inflates past the limit (a gzip bomb in miniature).
+    let bomb = gzip(&vec![b' '; 10 * limit]);
+    assert!(bomb.len() < limit);
+    let r = post(servers.http, &[JS, GZ], &bomb).await;
+    assert_eq!(r.status, 413);
+    assert!(servers.sink.take().is_empty());
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_malformed_is_400_with_a_status_in_the_request_encoding() {
+    let servers = Servers::start(1 << 20).await;
+    let r = post(
+        servers.http,
+        &[JS],
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"nothex"}]}]}]}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert_eq!(body["code"], 3);
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 1, column") && message.contains("trace id"),
+        "{message}"
+    );
+
+    let mut bytes = corpus::protobuf(4, 1);
+    bytes.truncate(bytes.len() - 3);
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 400);
+    let status = RpcStatus::decode(&r.body[..]).unwrap();
+    assert_eq!(status.code, Code::InvalidArgument as i32);
+    assert!(status.message.contains("at byte"), "{}", status.message);
+
+    let r = post(servers.http, &[PB, GZ], b"\x1f\x8b not really gzip").await;
+    assert_eq!(r.status, 400);
+    assert!(RpcStatus::decode(&r.body[..])
+        .unwrap()
+        .message
+        .contains("gzip"));
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_busy_and_unavailable_are_503_with_retry_after() {
+    let servers = Servers::start(1 << 20).await;
+    let bytes = corpus::protobuf(4, 1);
+    servers
+        .sink
+        .set_mode(Mode::Busy(Duration::from_millis(1500)));
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(retry_delay(&r.body), Duration::from_millis(1500));
+
+    let r = post(servers.http, &[JS], &corpus::json(4, 1)).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["code"], 14);
+
+    servers.sink.set_mode(Mode::Unavailable);
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_partial_success_in_both_encodings() {
+    let servers = Servers::start(1 << 20).await;
+    servers.sink.set_mode(Mode::RejectNonServer);
+    let bytes = corpus::protobuf(30, 2);
+    let rejected = expected(&bytes)
+        .iter()
+        .filter(|s| s.kind != SpanKind::Server)
+        .count() as i64;
+    let r = post(servers.http, &[PB], &bytes).await;
+    assert_eq!(r.status, 200);
+    let resp = ExportTraceServiceResponse::decode(&r.body[..]).unwrap();
+    assert_eq!(resp.partial_success.unwrap().rejected_spans, rejected);
+
+    let r = post(servers.http, &[JS], &corpus::json(30, 2)).await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(
+        body["partialSuccess"]["rejectedSpans"],
+        rejected.to_string()
+    );
+    assert!(body["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("not server spans"));
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_other_paths_and_methods() {
+    let servers = Servers::start(1 << 20).await;
+    assert_eq!(
+        http(servers.http, "GET", "/v1/traces", &[], b"")
+            .await
+            .status,
+        405
+    );
+    assert_eq!(
+        http(servers.http, "PUT", "/v1/traces", &[PB], b"")
+            .await
+            .status,
+        405
+    );
+    assert_eq!(
+        http(servers.http, "POST", "/v1/metrics", &[PB], b"")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        http(servers.http, "POST", "/", &[PB], b"").await.status,
+        404
+    );
+    // An empty protobuf body is a valid, empty export request.
+    assert_eq!(post(servers.http, &[PB], b"").await.status, 200);
+    servers.shutdown().await;
+}
