@@ -101,6 +101,7 @@ impl AuthMatcher {
             .collect();
         for p in &patterns {
             first[p[0] as usize] = true;
+            first[p[0].to_ascii_uppercase() as usize] = true;
         }
         AuthMatcher {
             patterns,
@@ -174,11 +175,8 @@ impl AuthMatcher {
         let end = name.find('/').unwrap_or(b.len());
         let b = &b[..end];
         for i in 0..b.len() {
-            let c = b[i];
-            if !c.is_ascii_alphanumeric() || !self.first[c.to_ascii_lowercase() as usize] {
-                continue;
-            }
-            if !word_start(b, i) {
+            // Only alphanumerics are in the table: one lookup rejects most positions.
+            if !self.first[b[i] as usize] || !word_start(b, i) {
                 continue;
             }
             if self.patterns.iter().any(|p| matches_at(b, i, p)) && !self.excluded(b, i) {

@@ -76,7 +76,9 @@ pub(crate) fn has_server_path(a: &Attrs<'_, '_>) -> bool {
 }
 
 fn strip_query(p: &str) -> &str {
-    match p.find(['?', '#']) {
+    // A byte loop: `find(['?', '#'])` goes through the generic char searcher, which showed
+    // in profiles of the hot path.
+    match p.bytes().position(|b| b == b'?' || b == b'#') {
         Some(i) => &p[..i],
         None => p,
     }

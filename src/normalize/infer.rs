@@ -107,17 +107,25 @@ pub struct Inferred {
 /// Infers the template of a concrete path (query, fragment and matrix parameters ignored).
 pub fn infer_template(path: &str, rules: &InferRules) -> Inferred {
     let path = path.split(['?', '#']).next().unwrap_or("");
-    let mut b = Builder::new(rules, path.len());
+    let mut scratch = Scratch::default();
+    let mut b = Builder::new(rules, &mut scratch);
     b.push_raw(raw_segments(path));
     b.finish()
 }
 
+/// Reusable text buffers for [`Builder`], so a batch allocates only the exact-size results.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    out: String,
+    why: String,
+}
+
 /// Builds a canonical template segment by segment: literal prefixes from a route, then raw
 /// path segments that are classified.
-pub(crate) struct Builder<'r> {
+pub(crate) struct Builder<'r, 'b> {
     rules: &'r InferRules,
-    out: String,
-    why: Option<String>,
+    out: &'b mut String,
+    why: &'b mut String,
     index: usize,
     prev_is_api: bool,
     names: [u8; 7],
@@ -125,12 +133,14 @@ pub(crate) struct Builder<'r> {
 
 const SLOT_NAMES: [&str; 7] = ["id", "uuid", "hash", "date", "email", "token", "param"];
 
-impl<'r> Builder<'r> {
-    pub(crate) fn new(rules: &'r InferRules, cap: usize) -> Self {
+impl<'r, 'b> Builder<'r, 'b> {
+    pub(crate) fn new(rules: &'r InferRules, scratch: &'b mut Scratch) -> Self {
+        scratch.out.clear();
+        scratch.why.clear();
         Builder {
             rules,
-            out: String::with_capacity(cap + 8),
-            why: None,
+            out: &mut scratch.out,
+            why: &mut scratch.why,
             index: 0,
             prev_is_api: false,
             names: [0; 7],
@@ -203,7 +213,7 @@ impl<'r> Builder<'r> {
                     let t = PathTemplate::parse(raw);
                     self.out.push_str(t.as_str().trim_start_matches('/'));
                 } else {
-                    push_canonical_literal(&mut self.out, raw);
+                    push_canonical_literal(self.out, raw);
                 }
                 self.prev_is_api = raw.eq_ignore_ascii_case("api");
                 self.index += 1;
@@ -225,11 +235,11 @@ impl<'r> Builder<'r> {
         self.out.push_str(SLOT_NAMES[slot]);
         if n > 0 {
             // `/users/{id}/orders/{id2}`: names unique within a template, deterministically.
-            push_number(&mut self.out, n as usize + 1);
+            push_number(self.out, n as usize + 1);
         }
         self.out.push('}');
-        push_canonical_literal(&mut self.out, literal_suffix);
-        let why = self.why.get_or_insert_with(|| String::with_capacity(32));
+        push_canonical_literal(self.out, literal_suffix);
+        let why = &mut *self.why;
         if !why.is_empty() {
             why.push_str("; ");
         }
@@ -248,13 +258,11 @@ impl<'r> Builder<'r> {
         }
     }
 
-    pub(crate) fn finish(mut self) -> Inferred {
-        if self.out.is_empty() {
-            self.out.push('/');
-        }
+    pub(crate) fn finish(self) -> Inferred {
+        let text: &str = if self.out.is_empty() { "/" } else { self.out };
         Inferred {
-            template: PathTemplate::from_canonical(self.out),
-            explanation: self.why,
+            template: PathTemplate::from_canonical(text),
+            explanation: (!self.why.is_empty()).then(|| self.why.to_string()),
         }
     }
 }
@@ -379,9 +387,7 @@ pub fn classify(
     if let Some(c) = core_class(d, rules) {
         return (c, None);
     }
-    if d.iter()
-        .any(|&b| b == b' ' || !(0x20..0x7f).contains(&b))
-    {
+    if d.iter().any(|&b| b == b' ' || !(0x20..0x7f).contains(&b)) {
         return (Class::Text, None);
     }
     (Class::Literal, None)

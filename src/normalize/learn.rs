@@ -417,10 +417,7 @@ mod tests {
                 1,
             ));
             let merged = !merge_high_cardinality(&input, &rules, &[]).is_empty();
-            assert!(
-                !seen_merged || merged,
-                "a merge was undone by more traffic"
-            );
+            assert!(!seen_merged || merged, "a merge was undone by more traffic");
             seen_merged |= merged;
         }
         assert!(seen_merged);

@@ -184,6 +184,7 @@ impl Normalizer {
             routes: Vec::new(),
             links: Vec::new(),
             service: None,
+            scratch: infer::Scratch::default(),
         }
     }
 
@@ -273,6 +274,7 @@ pub struct BatchNormalizer<'r> {
     /// Every non-server child span and its parent, to climb from grandchildren.
     links: Vec<(SpanRef, [u8; 8])>,
     service: Option<ServiceEntry>,
+    scratch: infer::Scratch,
 }
 
 impl BatchNormalizer<'_> {
@@ -355,7 +357,7 @@ impl BatchNormalizer<'_> {
         let has_overrides = self.service.as_ref().is_some_and(|s| s.has_overrides);
 
         let (mut template, mut source, mut explanation, meta) =
-            template_for(n, conventions::route(a), path, status);
+            template_for(n, &mut self.scratch, conventions::route(a), path, status);
         if has_overrides {
             if let Some((t, why)) = n.override_for(&service, path) {
                 template = t;
@@ -435,6 +437,7 @@ impl BatchNormalizer<'_> {
                     if !self.meta[i].route_ok {
                         adopt_child_route(
                             n,
+                            &mut self.scratch,
                             route,
                             &mut self.out.observations[i],
                             &mut self.meta[i],
@@ -464,6 +467,7 @@ impl BatchNormalizer<'_> {
 /// middleware ends the request early); a route matching only a prefix keeps that prefix.
 fn template_for(
     n: &Normalizer,
+    scratch: &mut infer::Scratch,
     route: Option<&str>,
     path: &str,
     status: Option<u16>,
@@ -472,44 +476,51 @@ fn template_for(
         route_ok: false,
         prefix: 0,
     };
-    let parsed = route.and_then(|r| Route::parse(r, &n.slashy));
-    if let Some(r) = &parsed {
-        match r.match_path(path) {
-            RouteMatch::Full => {
-                // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
-                meta.route_ok = status != Some(404) || r.specificity().1 > 0;
-                let t = r.template.clone();
-                return (t, TemplateSource::Route, None, meta);
-            }
-            RouteMatch::Prefix(k) => {
-                meta.prefix = k;
-                let inf = infer_with_prefix(n, &r.template, path, k);
-                let why = format!(
-                    "http.route {} covers only a prefix of the path{}",
-                    r.template,
-                    suffix_why(&inf.explanation)
-                );
-                return (inf.template, TemplateSource::Inferred, Some(why), meta);
-            }
-            RouteMatch::No => {}
+    let checked = route.and_then(|r| Route::parse(r, &n.slashy)).map(|r| {
+        let m = r.match_path(path);
+        (r, m)
+    });
+    let mismatched = match checked {
+        Some((r, RouteMatch::Full)) => {
+            // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
+            meta.route_ok = status != Some(404) || r.specificity().1 > 0;
+            return (r.template, TemplateSource::Route, None, meta);
         }
-    }
-    let mut b = infer::Builder::new(&n.rules.infer, path.len());
+        Some((r, RouteMatch::Prefix(k))) => {
+            meta.prefix = k;
+            let inf = infer_with_prefix(n, scratch, &r.template, path, k);
+            let why = format!(
+                "http.route {} covers only a prefix of the path{}",
+                r.template,
+                suffix_why(&inf.explanation)
+            );
+            return (inf.template, TemplateSource::Inferred, Some(why), meta);
+        }
+        Some((r, RouteMatch::No)) => Some(r),
+        None => None,
+    };
+    let mut b = infer::Builder::new(&n.rules.infer, scratch);
     b.push_raw(raw_segments(path));
     let inf = b.finish();
-    let why = match (&parsed, inf.explanation) {
-        (Some(r), e) => Some(format!(
+    let why = match mismatched {
+        Some(r) => Some(format!(
             "http.route {} does not match the path{}",
             r.template,
-            suffix_why(&e)
+            suffix_why(&inf.explanation)
         )),
-        (None, e) => e,
+        None => inf.explanation,
     };
     (inf.template, TemplateSource::Inferred, why, meta)
 }
 
-fn infer_with_prefix(n: &Normalizer, prefix: &PathTemplate, path: &str, k: usize) -> Inferred {
-    let mut b = infer::Builder::new(&n.rules.infer, path.len());
+fn infer_with_prefix(
+    n: &Normalizer,
+    scratch: &mut infer::Scratch,
+    prefix: &PathTemplate,
+    path: &str,
+    k: usize,
+) -> Inferred {
+    let mut b = infer::Builder::new(&n.rules.infer, scratch);
     b.push_template(prefix);
     b.push_raw(raw_segments(path).skip(k));
     b.finish()
@@ -524,7 +535,13 @@ fn suffix_why(e: &Option<String>) -> String {
 
 /// A route from a child span (nested routers, Express layers) replaces the server span's
 /// template when it matches the whole path, or covers a longer prefix than what we had.
-fn adopt_child_route(n: &Normalizer, route: &str, o: &mut Observation, m: &mut ObsMeta) {
+fn adopt_child_route(
+    n: &Normalizer,
+    scratch: &mut infer::Scratch,
+    route: &str,
+    o: &mut Observation,
+    m: &mut ObsMeta,
+) {
     let Some(r) = Route::parse(route, &n.slashy) else {
         return;
     };
@@ -540,7 +557,7 @@ fn adopt_child_route(n: &Normalizer, route: &str, o: &mut Observation, m: &mut O
         }
         RouteMatch::Prefix(k) if k > m.prefix => {
             m.prefix = k;
-            let inf = infer_with_prefix(n, &r.template, &o.path, k);
+            let inf = infer_with_prefix(n, scratch, &r.template, &o.path, k);
             o.template = inf.template;
             o.source = TemplateSource::Inferred;
             o.explanation = Some(format!(

@@ -57,10 +57,12 @@ impl Route {
         let mut out = String::with_capacity(raw.len() + 8);
         let (mut optional, mut multi) = (0u64, 0u64);
         let mut index = 0usize;
+        let mut stray_braces = false;
         for seg in split_top_level(raw) {
             let start = out.len();
             out.push('/');
             let f = convert_segment(seg, &mut out);
+            stray_braces |= f.stray_braces;
             if out.len() == start + 1 {
                 out.truncate(start);
                 continue;
@@ -80,8 +82,15 @@ impl Route {
             }
             index += 1;
         }
-        // Literals are percent-decoded the same way `spec` decodes documented paths.
-        let template = PathTemplate::parse(&out);
+        // Literals are percent-decoded the same way `spec` decodes documented paths; text
+        // without `%` or stray braces is canonical already and is kept without a second pass.
+        let template = if out.is_empty() {
+            PathTemplate::parse("/")
+        } else if !out.contains('%') && !stray_braces {
+            PathTemplate::from_canonical(out)
+        } else {
+            PathTemplate::parse(&out)
+        };
         Some(Route {
             template,
             optional,
@@ -303,6 +312,8 @@ fn expand_optional_groups(raw: &str) -> String {
 
 #[derive(Default)]
 struct SegFlags {
+    /// A literal `{` or `}` was copied: the model's parser decides what it means.
+    stray_braces: bool,
     params: usize,
     literals: usize,
     optional: bool,
@@ -477,6 +488,7 @@ fn convert_segment(seg: &str, out: &mut String) -> SegFlags {
         // A literal character (whole UTF-8 sequence).
         let ch_len = seg[i..].chars().next().map_or(1, char::len_utf8);
         out.push_str(&seg[i..i + ch_len]);
+        f.stray_braces |= c == b'{' || c == b'}';
         f.literals += 1;
         last_was_param = false;
         i += ch_len;
@@ -627,5 +639,44 @@ mod tests {
         assert_eq!(strip_matrix("semi;colon"), "semi;colon");
         let segs: Vec<_> = raw_segments("//a;x=1/b/").collect();
         assert_eq!(segs, vec!["a", "b"]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_route_parses_canonically_and_matches_its_own_rendering(r in ".{0,60}") {
+            if let Some(route) = Route::parse(&r, &[]) {
+                let t = route.template.as_str();
+                prop_assert_eq!(&PathTemplate::parse(t), &route.template);
+                // `;` starts matrix parameters, which paths lose before matching.
+                if route.template.segment_count() < MAX_SEGMENTS && !t.contains(';') {
+                    prop_assert_eq!(route.match_path(t), RouteMatch::Full, "route {:?}", r);
+                }
+            }
+        }
+
+        #[test]
+        fn framework_routes_match_filled_paths(
+            lits in proptest::collection::vec("[a-z]{1,8}", 1..5),
+            style in 0usize..4,
+            value in "[A-Za-z0-9_-]{1,12}",
+        ) {
+            let param = match style {
+                0 => ":id".to_string(),
+                1 => "<int:id>".to_string(),
+                2 => "{id:int}".to_string(),
+                _ => "{id}".to_string(),
+            };
+            let route = format!("/{}/{param}", lits.join("/"));
+            let path = format!("/{}/{value}", lits.join("/"));
+            let r = Route::parse(&route, &[]).unwrap();
+            prop_assert_eq!(r.template.as_str(), format!("/{}/{{id}}", lits.join("/")));
+            prop_assert_eq!(r.match_path(&path), RouteMatch::Full);
+        }
     }
 }

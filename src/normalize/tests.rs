@@ -719,3 +719,164 @@ fn counts_add_up() {
             + ig.incomplete
     );
 }
+
+/// Throughput on eval-shaped batches (server spans in three conventions, 30% with routes,
+/// middleware and DB children). Prints figures; asserts nothing about time. Run with
+/// `cargo test --release --lib normalize::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    let paths = [
+        "/api/v3/pet/1234567",
+        "/api/v3/store/order/88",
+        "/api/v3/user/octocat",
+        "/repos/alpha/my-repo-12/commits/3f786850e387550fdab836ed7e6dc881de23001b",
+        "/internal/accounts/550e8400-e29b-41d4-a716-446655440000/tokens",
+    ];
+    let mut spans = Vec::new();
+    let mut id = 1u8;
+    for k in 0..250usize {
+        let path = paths[k % paths.len()];
+        let sid = id;
+        let mut attrs = match k % 10 {
+            0..=4 => vec![
+                (AttrKey::RequestMethod, s("GET")),
+                (AttrKey::UrlPath, s(path)),
+                (AttrKey::ResponseStatusCode, i(200)),
+                (AttrKey::PeerService, s("petstore.example.com")),
+                (AttrKey::ClientAddress, s("203.0.113.7")),
+                (AttrKey::UserAgent, s("curl/8.5.0")),
+            ],
+            5..=8 => vec![
+                (AttrKey::HttpMethod, s("GET")),
+                (AttrKey::HttpTarget, s(&format!("{path}?page=2"))),
+                (AttrKey::HttpStatusCode, i(200)),
+                (AttrKey::PeerAddress, s("198.51.100.3")),
+                (AttrKey::UserAgent, s("okhttp/4.12")),
+            ],
+            _ => vec![
+                (AttrKey::HttpMethod, s("GET")),
+                (
+                    AttrKey::HttpUrl,
+                    s(&format!("https://petstore.example.com{path}")),
+                ),
+                (AttrKey::HttpStatusCode, i(200)),
+            ],
+        };
+        if k % 10 < 3 {
+            attrs.push((AttrKey::HttpRoute, s("/api/v3/pet/{petId}")));
+            attrs[1] = (AttrKey::UrlPath, s("/api/v3/pet/1234567"));
+        }
+        let mut sp = span(sid, 0, SpanKind::Server, "GET", attrs);
+        sp.trace_id[0] = k as u8;
+        sp.trace_id[1] = (k >> 8) as u8;
+        spans.push(sp);
+        for (name, kind) in [
+            ("middleware - query", SpanKind::Internal),
+            ("middleware - verifyToken", SpanKind::Internal),
+            ("SELECT app.records", SpanKind::Client),
+        ] {
+            id = id.wrapping_add(1);
+            let mut c = span(id, sid, kind, name, vec![]);
+            c.trace_id = spans.last().unwrap().trace_id;
+            spans.push(c);
+        }
+        id = id.wrapping_add(1);
+    }
+    let n = Normalizer::default();
+    let res = resource("petstore");
+    let rounds = 2000;
+    // CPU time of this thread, not wall clock: the machine is shared.
+    let cpu = || {
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage only writes into the struct we pass.
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+        std::time::Duration::new(ru.ru_utime.tv_sec as u64, ru.ru_utime.tv_usec as u32 * 1000)
+            + std::time::Duration::new(ru.ru_stime.tv_sec as u64, ru.ru_stime.tv_usec as u32 * 1000)
+    };
+    let start = cpu();
+    let mut obs = 0;
+    for _ in 0..rounds {
+        let mut b = n.batch();
+        for sp in &spans {
+            b.push(&res, sp);
+        }
+        obs += std::hint::black_box(b.finish()).observations.len();
+    }
+    let el = cpu() - start;
+    let total = (rounds * spans.len()) as f64;
+    println!(
+        "{} spans/batch ({} server): {:.0} CPU-ns/span, {:.2} M spans per CPU-second, {:.0} CPU-ns/server span; {obs} observations",
+        spans.len(),
+        spans.len() / 4,
+        el.as_nanos() as f64 / total,
+        total / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / (rounds * spans.len() / 4) as f64,
+    );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = AttrValue<'static>> {
+        prop_oneof![
+            ".{0,40}".prop_map(|v| AttrValue::Str(Cow::Owned(v))),
+            "(/[a-z0-9%;=.]{0,8}){0,6}".prop_map(|v| AttrValue::Str(Cow::Owned(v))),
+            any::<i64>().prop_map(AttrValue::Int),
+            Just(AttrValue::Present),
+        ]
+    }
+
+    fn any_span() -> impl Strategy<Value = SpanView<'static>> {
+        (
+            0u8..4,
+            0u8..4,
+            0i32..6,
+            ".{0,20}",
+            proptest::collection::vec((0usize..AttrKey::COUNT, value()), 0..8),
+        )
+            .prop_map(|(id, parent, kind, name, attrs)| {
+                let keys = [
+                    AttrKey::RequestMethod,
+                    AttrKey::HttpMethod,
+                    AttrKey::UrlPath,
+                    AttrKey::HttpTarget,
+                    AttrKey::UrlFull,
+                    AttrKey::HttpUrl,
+                    AttrKey::ResponseStatusCode,
+                    AttrKey::HttpStatusCode,
+                    AttrKey::HttpRoute,
+                    AttrKey::ClientAddress,
+                    AttrKey::PeerAddress,
+                    AttrKey::UserAgent,
+                    AttrKey::Identity,
+                    AttrKey::Credential,
+                    AttrKey::ExpressName,
+                    AttrKey::ExpressType,
+                    AttrKey::RouterName,
+                    AttrKey::RpcSystem,
+                    AttrKey::PeerService,
+                ];
+                let mut sp = span(id, parent, SpanKind::from_i32(kind), &name, vec![]);
+                sp.attrs = attrs.into_iter().map(|(k, v)| (keys[k], v)).collect();
+                sp
+            })
+    }
+
+    proptest! {
+        /// Arbitrary spans in arbitrary order: no panic, every span accounted for once at most,
+        /// every template canonical.
+        #[test]
+        fn never_panics_and_templates_are_canonical(spans in proptest::collection::vec(any_span(), 0..12)) {
+            let b = run(&resource("fuzz"), &spans);
+            prop_assert_eq!(b.spans, spans.len() as u64);
+            let accounted = b.observations.len() as u64 + b.client_calls.len() as u64
+                + b.ignored.unmatched + b.ignored.not_http + b.ignored.incomplete;
+            prop_assert!(accounted <= b.spans);
+            for o in &b.observations {
+                prop_assert_eq!(PathTemplate::parse(o.template.as_str()), o.template.clone());
+            }
+        }
+    }
+}
