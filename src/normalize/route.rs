@@ -57,12 +57,12 @@ impl Route {
         let mut out = String::with_capacity(raw.len() + 8);
         let (mut optional, mut multi) = (0u64, 0u64);
         let mut index = 0usize;
-        let mut stray_braces = false;
+        let mut needs_parse = false;
         for seg in split_top_level(raw) {
             let start = out.len();
             out.push('/');
             let f = convert_segment(seg, &mut out);
-            stray_braces |= f.stray_braces;
+            needs_parse |= f.needs_parse;
             if out.len() == start + 1 {
                 out.truncate(start);
                 continue;
@@ -86,7 +86,7 @@ impl Route {
         // without `%` or stray braces is canonical already and is kept without a second pass.
         let template = if out.is_empty() {
             PathTemplate::parse("/")
-        } else if !out.contains('%') && !stray_braces {
+        } else if !out.contains('%') && !needs_parse {
             PathTemplate::from_canonical(out)
         } else {
             PathTemplate::parse(&out)
@@ -312,8 +312,9 @@ fn expand_optional_groups(raw: &str) -> String {
 
 #[derive(Default)]
 struct SegFlags {
-    /// A literal `{` or `}` was copied: the model's parser decides what it means.
-    stray_braces: bool,
+    /// A literal `{`, `}` or `/` (inside an unbalanced bracket) was copied: the model's parser
+    /// decides what it means.
+    needs_parse: bool,
     params: usize,
     literals: usize,
     optional: bool,
@@ -488,7 +489,7 @@ fn convert_segment(seg: &str, out: &mut String) -> SegFlags {
         // A literal character (whole UTF-8 sequence).
         let ch_len = seg[i..].chars().next().map_or(1, char::len_utf8);
         out.push_str(&seg[i..i + ch_len]);
-        f.stray_braces |= c == b'{' || c == b'}';
+        f.needs_parse |= matches!(c, b'{' | b'}' | b'/');
         f.literals += 1;
         last_was_param = false;
         i += ch_len;
@@ -560,6 +561,9 @@ mod tests {
             assert_eq!(norm(raw), want, "route {raw:?}");
         }
         assert!(Route::parse("  ", &[]).is_none());
+        // garbage found by the property tests: unbalanced brackets swallow a slash
+        assert_eq!(norm("</"), "/<");
+        assert_eq!(norm("/a/(b/c"), "/a/(b/c");
     }
 
     #[test]
