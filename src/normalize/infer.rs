@@ -178,7 +178,12 @@ impl<'r, 'b> Builder<'r, 'b> {
     fn push_one(&mut self, raw: &str) {
         // Already a template segment (`{id}`, `{name}.{ext}`): keep it, so inference is
         // idempotent on its own output.
-        if raw.contains('{') {
+        let (mut braces, mut percent) = (false, false);
+        for &c in raw.as_bytes() {
+            braces |= c == b'{' || c == b'}';
+            percent |= c == b'%';
+        }
+        if braces {
             match Segment::classify(raw) {
                 Segment::Param(p) if !p.is_empty() && !p.contains([':', '}']) => {
                     self.count_name(p);
@@ -192,7 +197,7 @@ impl<'r, 'b> Builder<'r, 'b> {
             }
         }
         let mut buf = [0u8; 256];
-        let decoded: &[u8] = if raw.contains('%') {
+        let decoded: &[u8] = if percent {
             match decode(raw.as_bytes(), &mut buf) {
                 Some(d) => d,
                 // Too long to decode on the stack: a long encoded value is data.
@@ -208,7 +213,7 @@ impl<'r, 'b> Builder<'r, 'b> {
         match class {
             Class::Literal => {
                 self.out.push('/');
-                if raw.contains(['{', '}']) {
+                if braces {
                     // Brace text is canonicalised by the model's own rules (`{a:b}` → `{a}`).
                     let t = PathTemplate::parse(raw);
                     self.out.push_str(t.as_str().trim_start_matches('/'));

@@ -366,6 +366,11 @@ impl BatchNormalizer<'_> {
             }
         }
         let evidence = n.auth.server_evidence(a, status);
+        if self.out.observations.capacity() == 0 {
+            // Observations are large; skip the first few doublings of a typical batch.
+            self.out.observations.reserve(32);
+            self.meta.reserve(32);
+        }
         self.out.observations.push(Observation {
             span: SpanRef {
                 trace_id: span.trace_id,

@@ -182,8 +182,37 @@ impl Route {
 }
 
 /// The non-empty segments of a concrete path, matrix parameters (`;jsessionid=...`) removed.
-pub(crate) fn raw_segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').map(strip_matrix).filter(|s| !s.is_empty())
+pub(crate) fn raw_segments(path: &str) -> RawSegments<'_> {
+    RawSegments { path, pos: 0 }
+}
+
+/// One byte pass per segment, noting `;` on the way (`split` + `find` showed in profiles).
+pub(crate) struct RawSegments<'a> {
+    path: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for RawSegments<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.path.as_bytes();
+        while self.pos < b.len() {
+            let start = self.pos;
+            let mut semi = false;
+            while self.pos < b.len() && b[self.pos] != b'/' {
+                semi |= b[self.pos] == b';';
+                self.pos += 1;
+            }
+            let seg = &self.path[start..self.pos];
+            self.pos += 1;
+            let seg = if semi { strip_matrix(seg) } else { seg };
+            if !seg.is_empty() {
+                return Some(seg);
+            }
+        }
+        None
+    }
 }
 
 /// `login;jsessionid=AB12` → `login`: servlet containers append session ids as matrix
