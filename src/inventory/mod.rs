@@ -281,6 +281,11 @@ impl BatchDelta {
         self.spans
     }
 
+    /// Server-span observations in this batch.
+    pub fn observations(&self) -> u64 {
+        self.joins.len() as u64
+    }
+
     /// Distinct (endpoint, hour) buckets in this batch.
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()
