@@ -213,7 +213,7 @@ impl BatchDelta {
         received_unix: i64,
         cfg: &InventoryConfig,
     ) -> BatchDelta {
-        let mut index: HashMap<(Arc<str>, Method, PathTemplate, i64), u32> = HashMap::new();
+        let mut index: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> = FastMap::default();
         let mut buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)> = Vec::new();
         let mut joins = Vec::with_capacity(batch.observations.len());
         for obs in batch.observations {
@@ -361,6 +361,10 @@ pub struct InventoryCounters {
     pub join_entries: u64,
 }
 
+/// Keys here come from clients (paths, span ids): a per-process seeded hasher, cheaper
+/// than SipHash on the hot path.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Passes through hashes that are already well mixed.
 #[derive(Default)]
 struct PreHashed(u64);
@@ -498,10 +502,10 @@ struct EdgeAgg {
 pub struct Inventory {
     cfg: InventoryConfig,
     table: EndpointTable,
-    pending: HashMap<(u32, i64), Agg>,
-    pending_edges: HashMap<(u32, u32, i64), EdgeAgg>,
-    pending_overflow: HashMap<(u32, Method, i64), u64>,
-    pending_traffic: HashMap<i64, (u64, IgnoredCounts)>,
+    pending: FastMap<(u32, i64), Agg>,
+    pending_edges: FastMap<(u32, u32, i64), EdgeAgg>,
+    pending_overflow: FastMap<(u32, Method, i64), u64>,
+    pending_traffic: FastMap<i64, (u64, IgnoredCounts)>,
     /// Server spans seen, waiting for evidence from children in later batches.
     seen: Window<SeenSpan>,
     /// Evidence from children whose server span has not arrived yet.
@@ -519,10 +523,10 @@ impl Inventory {
         Inventory {
             cfg,
             table: EndpointTable::new(),
-            pending: HashMap::new(),
-            pending_edges: HashMap::new(),
-            pending_overflow: HashMap::new(),
-            pending_traffic: HashMap::new(),
+            pending: FastMap::default(),
+            pending_edges: FastMap::default(),
+            pending_overflow: FastMap::default(),
+            pending_traffic: FastMap::default(),
             seen: Window::new(ttl, cap),
             early: Window::new(ttl, cap),
             clients: Window::new(ttl, cap),

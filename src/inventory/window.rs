@@ -1,19 +1,45 @@
 //! A bounded, time-limited join table keyed by span: what lets a child or parent span that
 //! arrives in another export batch still find its partner, without ever holding more than
-//! `capacity` entries or anything older than `ttl`.
+//! `capacity` entries or keeping anything much older than `ttl`.
+//!
+//! Two generations instead of a per-entry expiry queue: inserts go to the current map;
+//! when it is `ttl` old (or holds half the capacity) it becomes the previous one and the
+//! old previous is dropped whole. An entry is therefore kept at least `ttl` (unless the
+//! capacity forces it out) and at most about `2 × ttl`, for one hash insert per span.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::model::SpanRef;
 
+/// Span ids are chosen by clients, so the hasher is seeded per process; foldhash is
+/// several times cheaper than SipHash on these 24-byte keys, and this is the writer's
+/// per-span cost.
+type Map<V> = HashMap<SpanRef, V, foldhash::fast::RandomState>;
+
+struct Generation<V> {
+    map: Map<V>,
+    started: Instant,
+    last_insert: Instant,
+}
+
+impl<V> Generation<V> {
+    fn new(now: Instant, hasher: &foldhash::fast::RandomState) -> Generation<V> {
+        Generation {
+            map: HashMap::with_hasher(hasher.clone()),
+            started: now,
+            last_insert: now,
+        }
+    }
+}
+
 pub(crate) struct Window<V> {
     ttl: Duration,
-    capacity: usize,
-    map: HashMap<SpanRef, (V, Instant)>,
-    /// Insertion order, for expiry and capacity eviction. May hold entries already taken
-    /// out of `map`; it is bounded by `capacity` all the same.
-    order: VecDeque<(SpanRef, Instant)>,
+    /// Entries per generation: half the configured capacity.
+    per_generation: usize,
+    hasher: foldhash::fast::RandomState,
+    current: Option<Generation<V>>,
+    previous: Option<Generation<V>>,
     /// Live entries dropped before their partner arrived (expired or evicted).
     pub(crate) dropped: u64,
 }
@@ -22,57 +48,96 @@ impl<V> Window<V> {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Window<V> {
         Window {
             ttl,
-            capacity: capacity.max(1),
-            map: HashMap::new(),
-            order: VecDeque::new(),
+            per_generation: (capacity / 2).max(1),
+            hasher: foldhash::fast::RandomState::default(),
+            current: None,
+            previous: None,
             dropped: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.current.as_ref().map_or(0, |g| g.map.len())
+            + self.previous.as_ref().map_or(0, |g| g.map.len())
     }
 
-    /// Drops entries older than the window.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn rotate(&mut self, now: Instant) {
+        if let Some(old) = self.previous.take() {
+            self.dropped += old.map.len() as u64;
+        }
+        self.previous = self.current.take();
+        self.current = Some(Generation::new(now, &self.hasher));
+    }
+
+    /// Drops generations older than the window.
     pub(crate) fn expire(&mut self, now: Instant) {
-        while let Some(&(key, at)) = self.order.front() {
-            if now.saturating_duration_since(at) < self.ttl {
-                break;
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|g| now.saturating_duration_since(g.started) >= self.ttl)
+        {
+            self.rotate(now);
+        }
+        if self
+            .previous
+            .as_ref()
+            .is_some_and(|g| now.saturating_duration_since(g.last_insert) >= self.ttl)
+        {
+            if let Some(old) = self.previous.take() {
+                self.dropped += old.map.len() as u64;
             }
-            self.order.pop_front();
-            self.remove_if_live(key, at);
         }
     }
 
-    fn remove_if_live(&mut self, key: SpanRef, at: Instant) {
-        if self.map.get(&key).is_some_and(|(_, t)| *t == at) {
-            self.map.remove(&key);
-            self.dropped += 1;
-        }
-    }
-
-    /// Inserts (or replaces) an entry; the oldest entry makes room when the window is full.
+    /// Inserts (or replaces) an entry; the older generation makes room when the window is full.
     pub(crate) fn insert(&mut self, key: SpanRef, value: V, now: Instant) {
-        while self.order.len() >= self.capacity {
-            if let Some((k, at)) = self.order.pop_front() {
-                self.remove_if_live(k, at);
-            }
+        let full = match &self.current {
+            None => true,
+            Some(g) => g.map.len() >= self.per_generation,
+        };
+        if full {
+            self.rotate(now);
         }
-        self.map.insert(key, (value, now));
-        self.order.push_back((key, now));
+        if let Some(prev) = self.previous.as_mut() {
+            prev.map.remove(&key);
+        }
+        if let Some(g) = self.current.as_mut() {
+            g.map.insert(key, value);
+            g.last_insert = now;
+        }
     }
 
     pub(crate) fn take(&mut self, key: &SpanRef) -> Option<V> {
-        self.map.remove(key).map(|(v, _)| v)
+        if self.is_empty() {
+            return None;
+        }
+        if let Some(v) = self.current.as_mut().and_then(|g| g.map.remove(key)) {
+            return Some(v);
+        }
+        self.previous.as_mut().and_then(|g| g.map.remove(key))
     }
 
     pub(crate) fn get_mut(&mut self, key: &SpanRef) -> Option<&mut V> {
-        self.map.get_mut(key).map(|(v, _)| v)
+        if self.is_empty() {
+            return None;
+        }
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|g| g.map.contains_key(key))
+        {
+            return self.current.as_mut().and_then(|g| g.map.get_mut(key));
+        }
+        self.previous.as_mut().and_then(|g| g.map.get_mut(key))
     }
 
     pub(crate) fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
+        self.current = None;
+        self.previous = None;
     }
 }
 
@@ -88,38 +153,47 @@ mod tests {
     }
 
     #[test]
-    fn capacity_evicts_oldest_and_counts_it() {
+    fn capacity_evicts_the_oldest_generation_and_counts_it() {
+        let t0 = Instant::now();
+        let mut w = Window::new(Duration::from_secs(60), 4);
+        for i in 1..=5 {
+            w.insert(r(i), i, t0);
+        }
+        assert!(w.len() <= 4);
+        assert_eq!(w.take(&r(1)), None);
+        assert_eq!(w.take(&r(2)), None);
+        assert_eq!(w.take(&r(3)), Some(3));
+        assert_eq!(w.take(&r(5)), Some(5));
+        assert_eq!(w.dropped, 2);
+    }
+
+    #[test]
+    fn entries_live_at_least_ttl_and_expire_after() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut w = Window::new(s(60), 100);
+        w.insert(r(1), 1, t0);
+        w.insert(r(2), 2, t0 + s(59));
+        // The current generation is 60 s old: it rotates, its entries stay findable.
+        w.expire(t0 + s(61));
+        assert_eq!(w.get_mut(&r(1)).copied(), Some(1));
+        w.insert(r(3), 3, t0 + s(62));
+        // 60 s after r(2), the previous generation (r(1), r(2)) is gone.
+        w.expire(t0 + s(119));
+        assert_eq!(w.take(&r(2)), None);
+        assert_eq!(w.take(&r(1)), None);
+        assert_eq!(w.take(&r(3)), Some(3));
+        assert_eq!(w.dropped, 2);
+    }
+
+    #[test]
+    fn reinserting_a_key_keeps_one_entry() {
         let t0 = Instant::now();
         let mut w = Window::new(Duration::from_secs(60), 2);
         w.insert(r(1), 1, t0);
-        w.insert(r(2), 2, t0);
-        w.insert(r(3), 3, t0);
-        assert_eq!(w.len(), 2);
+        w.insert(r(1), 2, t0);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.take(&r(1)), Some(2));
         assert_eq!(w.take(&r(1)), None);
-        assert_eq!(w.take(&r(3)), Some(3));
-        assert_eq!(w.dropped, 1);
-    }
-
-    #[test]
-    fn ttl_expires_entries() {
-        let t0 = Instant::now();
-        let mut w = Window::new(Duration::from_secs(60), 10);
-        w.insert(r(1), 1, t0);
-        w.insert(r(2), 2, t0 + Duration::from_secs(30));
-        w.expire(t0 + Duration::from_secs(61));
-        assert_eq!(w.take(&r(1)), None);
-        assert_eq!(w.take(&r(2)), Some(2));
-    }
-
-    #[test]
-    fn taken_entries_still_bound_the_order_queue() {
-        let t0 = Instant::now();
-        let mut w = Window::new(Duration::from_secs(60), 3);
-        for i in 0..100u8 {
-            w.insert(r(i), i, t0);
-            assert_eq!(w.take(&r(i)), Some(i));
-        }
-        assert!(w.order.len() <= 3);
-        assert_eq!(w.dropped, 0);
     }
 }
