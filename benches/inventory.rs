@@ -89,7 +89,7 @@ fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch {
                     AuthEvidence::NONE
                 },
                 time_unix_nano: t0 + i as u64 * 1_000_000,
-                path: template.replace('{', "").replace('}', ""),
+                path: template.replace(['{', '}'], ""),
                 client: Some(format!("10.0.{}.{}", i % 4, i % 50)),
                 explanation: None,
             }

@@ -599,7 +599,7 @@ mod tests {
         };
         let (p, writer) = Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap();
         // Single-threaded runtime: the writer cannot run between these two calls.
-        let first = p.submit(delta(1, "/orders/{id}")).ok().expect("queued");
+        let first = p.submit(delta(1, "/orders/{id}")).expect("queued");
         match p.submit(delta(2, "/orders/{id}")) {
             Err(SinkError::Busy { retry_after }) => assert_eq!(retry_after, Duration::from_secs(2)),
             Err(e) => panic!("expected Busy, got {e:?}"),
@@ -623,13 +623,13 @@ mod tests {
         };
         let (p, writer) = Pipeline::start(Store::open(&path).unwrap(), cfg).unwrap();
         let reader = Store::open(&path).unwrap();
-        let first = tokio::spawn(p.submit(delta(1, "/orders/{id}")).ok().unwrap());
+        let first = tokio::spawn(p.submit(delta(1, "/orders/{id}")).unwrap());
         // Plenty of time for the writer to receive it; no commit is due yet.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!first.is_finished(), "acknowledged before any commit");
         assert_eq!(requests(&reader), 0);
         // A second endpoint reaches max_pending: one commit for both, then both acks.
-        let second = p.submit(delta(2, "/orders/{id}/items")).ok().unwrap().await;
+        let second = p.submit(delta(2, "/orders/{id}/items")).unwrap().await;
         assert!(second.is_ok());
         assert!(first.await.unwrap().is_ok());
         assert_eq!(
@@ -704,7 +704,7 @@ mod tests {
     async fn shutdown_token_drains_queued_exports_then_refuses_new_ones() {
         let (p, writer) = Pipeline::start(Store::open_in_memory().unwrap(), slow_flush()).unwrap();
         let acks: Vec<_> = (0..10)
-            .map(|i| tokio::spawn(p.submit(delta(i, "/orders/{id}")).ok().unwrap()))
+            .map(|i| tokio::spawn(p.submit(delta(i, "/orders/{id}")).unwrap()))
             .collect();
         let store = writer.shutdown().await.unwrap();
         for a in acks {
@@ -728,7 +728,7 @@ mod tests {
         let (p, writer) = Pipeline::start(Store::open(&path).unwrap(), cfg).unwrap();
         // Someone breaks the database under the running daemon.
         rusqlite_break(&path);
-        match p.submit(delta(1, "/orders/{id}")).ok().unwrap().await {
+        match p.submit(delta(1, "/orders/{id}")).unwrap().await {
             Err(SinkError::Unavailable(msg)) => assert!(msg.contains("storing failed"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
@@ -763,7 +763,7 @@ mod tests {
 
         let (p, writer) = Pipeline::start(Store::open(&path).unwrap(), cfg()).unwrap();
         assert_eq!(p.metrics().endpoints_known, 1);
-        p.submit(delta(2, "/random-a")).ok().unwrap().await.unwrap();
+        p.submit(delta(2, "/random-a")).unwrap().await.unwrap();
         p.submit(delta(3, "/orders/{id}"))
             .ok()
             .unwrap()

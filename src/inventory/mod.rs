@@ -444,18 +444,13 @@ impl EndpointTable {
     ) -> Interning {
         let sid = self.service_id(service);
         let mut h = self.hasher.hash_one((sid, method, template.as_str()));
-        loop {
-            match self.index.get(&h) {
-                Some(&id) => {
-                    let e = &self.entries[id as usize];
-                    if e.service == sid && e.method == method && e.template == *template {
-                        return Interning::Known(id);
-                    }
-                    // A genuine 64-bit collision: probe the next slot.
-                    h = h.wrapping_add(1);
-                }
-                None => break,
+        while let Some(&id) = self.index.get(&h) {
+            let e = &self.entries[id as usize];
+            if e.service == sid && e.method == method && e.template == *template {
+                return Interning::Known(id);
             }
+            // A genuine 64-bit collision: probe the next slot.
+            h = h.wrapping_add(1);
         }
         let svc = &mut self.services[sid as usize];
         if svc.endpoints as usize >= cap {
