@@ -320,7 +320,7 @@ impl Pipeline {
                 Metrics::add(&s.metrics.0.unmatched, delta.ignored().unmatched);
                 Ok(delta)
             }
-            Err(e) => Err(SinkError::Invalid(e.0)),
+            Err(e) => Err(SinkError::Invalid(e.to_string())),
         }
     }
 }

@@ -354,7 +354,8 @@ async fn the_daemon_path_acknowledges_stored_exports() {
     }
     let m = sink.metrics();
     assert_eq!((m.spans_received, m.spans_accepted), (8, 8));
-    assert_eq!(m.endpoints_known, 4);
+    // vampi GET /users/v1/{username}, shop GET /admin/stats, shop GET /orders/{id}.
+    assert_eq!(m.endpoints_known, 3);
     assert_eq!(m.evidence_joined, 1);
     assert_eq!(m.edges_joined, 1);
     drop(sink);
