@@ -1,1 +1,794 @@
-//! Placeholder: see lib.rs.
+//! Inventory: turns normalised observations into compact per-endpoint deltas, joins what
+//! arrives in separate export batches (late or early auth evidence, client spans calling
+//! another service) inside a bounded time window, caps endpoint cardinality per service,
+//! and builds the endpoint graph. Owns petgraph.
+//!
+//! Two halves, so CPU work spreads over receiver tasks while one writer keeps the state:
+//!
+//! - [`BatchDelta::from_batch`] runs wherever a payload was decoded: it folds one
+//!   [`NormalizedBatch`] into per-(endpoint, hour) buckets and keeps what the joins need.
+//! - [`Inventory`] lives in the single writer: [`Inventory::absorb`] merges batch deltas,
+//!   applies the join windows and the cardinality cap; [`Inventory::take_delta`] hands the
+//!   merged [`Delta`] to the store for one commit.
+//!
+//! Memory is bounded by endpoints, not spans: the writer holds one small entry per distinct
+//! endpoint (service index, method, template; ~100 bytes, see the `inventory` bench) plus
+//! join windows bounded by [`InventoryConfig::join_capacity`]. Everything else about an
+//! endpoint lives in the store.
+
+pub mod graph;
+mod window;
+
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::model::{
+    is_success, AuthEvidence, ClientCall, IgnoredCounts, Method, NormalizedBatch, PathTemplate,
+    SpanRef, StatusCounts, TemplateSource,
+};
+
+pub use graph::{Edge, Exposure, Graph, GraphEdge, GraphNode};
+use window::Window;
+
+/// Limits of the inventory; all configurable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryConfig {
+    /// How long a span waits for its partner from another batch.
+    pub join_window: Duration,
+    /// Most entries each join table holds; the oldest make room.
+    pub join_capacity: usize,
+    /// Distinct endpoints per service; beyond it observations are counted as overflow.
+    pub max_endpoints_per_service: usize,
+    /// Example concrete paths kept per endpoint.
+    pub max_examples: usize,
+    /// Distinct callers (client addresses, caller services) kept per endpoint.
+    pub max_callers: usize,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> InventoryConfig {
+        InventoryConfig {
+            join_window: Duration::from_secs(60),
+            join_capacity: 1_000_000,
+            max_endpoints_per_service: 5_000,
+            max_examples: 3,
+            max_callers: 16,
+        }
+    }
+}
+
+/// The start of the hour containing `unix_secs`: the store's time bucket.
+pub fn hour_of(unix_secs: i64) -> i64 {
+    unix_secs.div_euclid(3600) * 3600
+}
+
+fn unix_secs(nanos: u64, fallback: i64) -> i64 {
+    if nanos == 0 {
+        fallback
+    } else {
+        (nanos / 1_000_000_000) as i64
+    }
+}
+
+/// What one endpoint gained in one hour bucket. Counts of successful requests are signed:
+/// a late join moves a request from without-auth to with-auth in a bucket that may already
+/// be committed, so a delta can carry `+1 / -1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointDelta {
+    pub service: Arc<str>,
+    pub method: Method,
+    pub template: PathTemplate,
+    pub source: TemplateSource,
+    /// [`hour_of`] the requests' start times.
+    pub hour: i64,
+    pub requests: u64,
+    pub status: StatusCounts,
+    pub ok_with_auth: i64,
+    pub ok_without_auth: i64,
+    pub evidence: AuthEvidence,
+    /// Unix seconds; `i64::MAX` when the delta carries no request (a correction only).
+    pub first_seen: i64,
+    /// Unix seconds; `i64::MIN` when the delta carries no request.
+    pub last_seen: i64,
+    pub examples: Vec<String>,
+    pub callers: Vec<String>,
+}
+
+/// The counters part of an [`EndpointDelta`], without its key.
+#[derive(Debug, Clone, PartialEq)]
+struct Agg {
+    source: TemplateSource,
+    requests: u64,
+    status: StatusCounts,
+    ok_with_auth: i64,
+    ok_without_auth: i64,
+    evidence: AuthEvidence,
+    first_seen: i64,
+    last_seen: i64,
+    examples: Vec<String>,
+    callers: Vec<String>,
+}
+
+impl Agg {
+    /// No requests yet: what a correction-only bucket starts from. `Inferred` never
+    /// overrides a stored `Route` source.
+    fn empty(source: TemplateSource) -> Agg {
+        Agg {
+            source,
+            requests: 0,
+            status: StatusCounts::default(),
+            ok_with_auth: 0,
+            ok_without_auth: 0,
+            evidence: AuthEvidence::NONE,
+            first_seen: i64::MAX,
+            last_seen: i64::MIN,
+            examples: Vec::new(),
+            callers: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, o: Agg, cfg: &InventoryConfig) {
+        if o.source == TemplateSource::Route {
+            self.source = TemplateSource::Route;
+        }
+        self.requests += o.requests;
+        self.status.add(&o.status);
+        self.ok_with_auth += o.ok_with_auth;
+        self.ok_without_auth += o.ok_without_auth;
+        self.evidence |= o.evidence;
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        for e in o.examples {
+            push_distinct(&mut self.examples, e, cfg.max_examples);
+        }
+        for c in o.callers {
+            push_distinct(&mut self.callers, c, cfg.max_callers);
+        }
+    }
+
+    fn into_delta(
+        self,
+        service: Arc<str>,
+        method: Method,
+        template: PathTemplate,
+        hour: i64,
+    ) -> EndpointDelta {
+        EndpointDelta {
+            service,
+            method,
+            template,
+            source: self.source,
+            hour,
+            requests: self.requests,
+            status: self.status,
+            ok_with_auth: self.ok_with_auth,
+            ok_without_auth: self.ok_without_auth,
+            evidence: self.evidence,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            examples: self.examples,
+            callers: self.callers,
+        }
+    }
+}
+
+fn push_distinct(list: &mut Vec<String>, item: String, max: usize) {
+    if list.len() < max && !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// One observation as far as the cross-batch joins need it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct JoinRecord {
+    span: SpanRef,
+    parent_span_id: [u8; 8],
+    bucket: u32,
+    ok: bool,
+    evidence: AuthEvidence,
+    secs: i64,
+}
+
+/// One export request folded into per-(endpoint, hour) buckets, plus what the writer
+/// needs for joins across batches. Built in the receiving task; moved to the writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchDelta {
+    buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)>,
+    joins: Vec<JoinRecord>,
+    orphan_evidence: Vec<(SpanRef, AuthEvidence)>,
+    client_calls: Vec<ClientCall>,
+    ignored: IgnoredCounts,
+    spans: u64,
+    received_hour: i64,
+}
+
+impl BatchDelta {
+    /// Folds one normalised export request. `received_unix` (seconds) dates spans without a
+    /// start time and the batch's ignored-span counts.
+    pub fn from_batch(
+        batch: NormalizedBatch,
+        received_unix: i64,
+        cfg: &InventoryConfig,
+    ) -> BatchDelta {
+        let mut index: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> = FastMap::default();
+        let mut buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)> = Vec::new();
+        let mut joins = Vec::with_capacity(batch.observations.len());
+        for obs in batch.observations {
+            let secs = unix_secs(obs.time_unix_nano, received_unix);
+            let hour = hour_of(secs);
+            let key = (obs.service, obs.method, obs.template, hour);
+            let idx = match index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let i = buckets.len() as u32;
+                    buckets.push((
+                        key.0.clone(),
+                        key.1,
+                        key.2.clone(),
+                        hour,
+                        Agg::empty(obs.source),
+                    ));
+                    index.insert(key, i);
+                    i
+                }
+            };
+            let agg = &mut buckets[idx as usize].4;
+            if obs.source == TemplateSource::Route {
+                agg.source = TemplateSource::Route;
+            }
+            agg.requests += 1;
+            agg.status.record(obs.status);
+            let ok = is_success(obs.status);
+            if ok {
+                if obs.evidence.authenticated() {
+                    agg.ok_with_auth += 1;
+                } else {
+                    agg.ok_without_auth += 1;
+                }
+            }
+            agg.evidence |= obs.evidence;
+            agg.first_seen = agg.first_seen.min(secs);
+            agg.last_seen = agg.last_seen.max(secs);
+            push_distinct(&mut agg.examples, obs.path, cfg.max_examples);
+            if let Some(client) = obs.client {
+                push_distinct(&mut agg.callers, client, cfg.max_callers);
+            }
+            joins.push(JoinRecord {
+                span: obs.span,
+                parent_span_id: obs.parent_span_id,
+                bucket: idx,
+                ok,
+                evidence: obs.evidence,
+                secs,
+            });
+        }
+        BatchDelta {
+            buckets,
+            joins,
+            orphan_evidence: batch.orphan_evidence,
+            client_calls: batch.client_calls,
+            ignored: batch.ignored,
+            spans: batch.spans,
+            received_hour: hour_of(received_unix),
+        }
+    }
+
+    /// Spans the export request held.
+    pub fn spans(&self) -> u64 {
+        self.spans
+    }
+
+    /// Server-span observations in this batch.
+    pub fn observations(&self) -> u64 {
+        self.joins.len() as u64
+    }
+
+    /// Distinct (endpoint, hour) buckets in this batch.
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn ignored(&self) -> IgnoredCounts {
+        self.ignored
+    }
+}
+
+/// Calls from one service to one endpoint of another within one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeDelta {
+    pub caller: Arc<str>,
+    pub service: Arc<str>,
+    pub method: Method,
+    pub template: PathTemplate,
+    pub hour: i64,
+    pub calls: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// Observations refused by the cardinality cap, per service, method and hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverflowDelta {
+    pub service: Arc<str>,
+    pub method: Method,
+    pub hour: i64,
+    pub requests: u64,
+}
+
+/// Spans received per hour and those that did not become observations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrafficDelta {
+    pub hour: i64,
+    pub spans: u64,
+    pub ignored: IgnoredCounts,
+}
+
+/// Everything to write in one commit: what [`crate::store::Store::apply`] takes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delta {
+    pub endpoints: Vec<EndpointDelta>,
+    pub edges: Vec<EdgeDelta>,
+    pub overflow: Vec<OverflowDelta>,
+    pub traffic: Vec<TrafficDelta>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+            && self.edges.is_empty()
+            && self.overflow.is_empty()
+            && self.traffic.is_empty()
+    }
+}
+
+/// Counters the writer reports as metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InventoryCounters {
+    /// Distinct endpoints known (stored or pending).
+    pub endpoints: u64,
+    /// Observations counted as overflow because their service hit the cap.
+    pub overflow: u64,
+    /// Evidence joined to a server span from another batch (either order).
+    pub evidence_joined: u64,
+    /// Caller-service edges found by joining client and server spans.
+    pub edges_joined: u64,
+    /// Join entries that expired or were evicted before their partner came.
+    pub join_dropped: u64,
+    /// Entries currently held in the join windows.
+    pub join_entries: u64,
+}
+
+/// Keys here come from clients (paths, span ids): a per-process seeded hasher, cheaper
+/// than SipHash on the hot path.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Passes through hashes that are already well mixed.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("PreHashed only hashes u64")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One interned endpoint: 24 bytes plus the template's heap text.
+struct Interned {
+    template: PathTemplate,
+    service: u32,
+    method: Method,
+}
+
+struct ServiceEntry {
+    name: Arc<str>,
+    endpoints: u32,
+    overflow_warned: bool,
+}
+
+/// Every distinct endpoint the process knows, compactly: the cardinality cap and the ids
+/// the join windows refer to. Keyed by a keyed (random per process) hash, verified
+/// against the entry, so crafted paths cannot make lookups collide on purpose.
+struct EndpointTable {
+    hasher: RandomState,
+    index: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
+    entries: Vec<Interned>,
+    service_ids: HashMap<Arc<str>, u32>,
+    services: Vec<ServiceEntry>,
+}
+
+enum Interning {
+    Known(u32),
+    Overflow { first_time: bool },
+}
+
+impl EndpointTable {
+    fn new() -> EndpointTable {
+        EndpointTable {
+            hasher: RandomState::new(),
+            index: HashMap::default(),
+            entries: Vec::new(),
+            service_ids: HashMap::new(),
+            services: Vec::new(),
+        }
+    }
+
+    fn service_id(&mut self, name: &Arc<str>) -> u32 {
+        if let Some(&id) = self.service_ids.get(name) {
+            return id;
+        }
+        let id = self.services.len() as u32;
+        self.services.push(ServiceEntry {
+            name: name.clone(),
+            endpoints: 0,
+            overflow_warned: false,
+        });
+        self.service_ids.insert(name.clone(), id);
+        id
+    }
+
+    fn intern(
+        &mut self,
+        service: &Arc<str>,
+        method: Method,
+        template: &PathTemplate,
+        cap: usize,
+    ) -> Interning {
+        let sid = self.service_id(service);
+        let mut h = self.hasher.hash_one((sid, method, template.as_str()));
+        while let Some(&id) = self.index.get(&h) {
+            let e = &self.entries[id as usize];
+            if e.service == sid && e.method == method && e.template == *template {
+                return Interning::Known(id);
+            }
+            // A genuine 64-bit collision: probe the next slot.
+            h = h.wrapping_add(1);
+        }
+        let svc = &mut self.services[sid as usize];
+        if svc.endpoints as usize >= cap {
+            let first_time = !svc.overflow_warned;
+            svc.overflow_warned = true;
+            return Interning::Overflow { first_time };
+        }
+        svc.endpoints += 1;
+        let id = self.entries.len() as u32;
+        self.entries.push(Interned {
+            template: template.clone(),
+            service: sid,
+            method,
+        });
+        self.index.insert(h, id);
+        Interning::Known(id)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenSpan {
+    endpoint: u32,
+    hour: i64,
+    ok: bool,
+    evidence: AuthEvidence,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AwaitingCaller {
+    endpoint: u32,
+    hour: i64,
+    secs: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EdgeAgg {
+    calls: u64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+/// The writer's state: known endpoints, join windows and what is pending for the next
+/// commit. Not shared; one per store.
+pub struct Inventory {
+    cfg: InventoryConfig,
+    table: EndpointTable,
+    pending: FastMap<(u32, i64), Agg>,
+    pending_edges: FastMap<(u32, u32, i64), EdgeAgg>,
+    pending_overflow: FastMap<(u32, Method, i64), u64>,
+    pending_traffic: FastMap<i64, (u64, IgnoredCounts)>,
+    /// Server spans seen, waiting for evidence from children in later batches.
+    seen: Window<SeenSpan>,
+    /// Evidence from children whose server span has not arrived yet.
+    early: Window<AuthEvidence>,
+    /// Client spans (by their own id) waiting for the server span they caused.
+    clients: Window<u32>,
+    /// Server spans (by their parent's id) waiting for the client span that caused them.
+    awaiting_caller: Window<AwaitingCaller>,
+    counters: InventoryCounters,
+}
+
+impl Inventory {
+    pub fn new(cfg: InventoryConfig) -> Inventory {
+        let (ttl, cap) = (cfg.join_window, cfg.join_capacity);
+        Inventory {
+            cfg,
+            table: EndpointTable::new(),
+            pending: FastMap::default(),
+            pending_edges: FastMap::default(),
+            pending_overflow: FastMap::default(),
+            pending_traffic: FastMap::default(),
+            seen: Window::new(ttl, cap),
+            early: Window::new(ttl, cap),
+            clients: Window::new(ttl, cap),
+            awaiting_caller: Window::new(ttl, cap),
+            counters: InventoryCounters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &InventoryConfig {
+        &self.cfg
+    }
+
+    /// Registers an endpoint already in the store (at start-up), so the cardinality cap
+    /// counts it. Ignores the cap: what is stored stays known.
+    pub fn seed(&mut self, service: &str, method: Method, template: PathTemplate) {
+        let service: Arc<str> = Arc::from(service);
+        let _ = self.table.intern(&service, method, &template, usize::MAX);
+    }
+
+    /// Distinct endpoints known (stored plus pending).
+    pub fn known_endpoints(&self) -> usize {
+        self.table.entries.len()
+    }
+
+    /// Buckets and edges waiting for the next commit: the writer flushes when this is large.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len() + self.pending_edges.len() + self.pending_overflow.len()
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.pending_len() > 0 || !self.pending_traffic.is_empty()
+    }
+
+    pub fn counters(&self) -> InventoryCounters {
+        let mut c = self.counters;
+        c.endpoints = self.table.entries.len() as u64;
+        c.join_dropped = self.seen.dropped
+            + self.early.dropped
+            + self.clients.dropped
+            + self.awaiting_caller.dropped;
+        c.join_entries =
+            (self.seen.len() + self.early.len() + self.clients.len() + self.awaiting_caller.len())
+                as u64;
+        c
+    }
+
+    /// Merges one batch into the pending state, applying the cardinality cap and the joins
+    /// with earlier batches. `now` drives the join window only.
+    pub fn absorb(&mut self, delta: BatchDelta, now: Instant) {
+        self.seen.expire(now);
+        self.early.expire(now);
+        self.clients.expire(now);
+        self.awaiting_caller.expire(now);
+
+        let t = self.pending_traffic.entry(delta.received_hour).or_default();
+        t.0 += delta.spans;
+        t.1.unmatched += delta.ignored.unmatched;
+        t.1.not_http += delta.ignored.not_http;
+        t.1.incomplete += delta.ignored.incomplete;
+
+        let cap = self.cfg.max_endpoints_per_service;
+        let mut ids: Vec<Option<u32>> = Vec::with_capacity(delta.buckets.len());
+        for (service, method, template, hour, agg) in delta.buckets {
+            match self.table.intern(&service, method, &template, cap) {
+                Interning::Known(id) => {
+                    ids.push(Some(id));
+                    match self.pending.entry((id, hour)) {
+                        Entry::Occupied(mut e) => e.get_mut().merge(agg, &self.cfg),
+                        Entry::Vacant(e) => {
+                            e.insert(agg);
+                        }
+                    }
+                }
+                Interning::Overflow { first_time } => {
+                    ids.push(None);
+                    if first_time {
+                        tracing::warn!(
+                            service = %service,
+                            cap,
+                            "service reached its endpoint cap; further new endpoints are counted as overflow, not inventoried (raise inventory.max_endpoints_per_service if this is legitimate)"
+                        );
+                    }
+                    self.counters.overflow += agg.requests;
+                    let sid = self.table.service_id(&service);
+                    *self
+                        .pending_overflow
+                        .entry((sid, method, hour))
+                        .or_default() += agg.requests;
+                }
+            }
+        }
+
+        // Client spans first, so a server span in the same batch finds its caller.
+        for call in &delta.client_calls {
+            let sid = self.table.service_id(&call.service);
+            match self.awaiting_caller.take(&call.span) {
+                Some(w) => self.add_edge(sid, w.endpoint, w.hour, w.secs),
+                None => self.clients.insert(call.span, sid, now),
+            }
+        }
+
+        for j in &delta.joins {
+            let Some(endpoint) = ids[j.bucket as usize] else {
+                continue;
+            };
+            let hour = hour_of(j.secs);
+            let mut evidence = j.evidence;
+            if let Some(early) = self.early.take(&j.span) {
+                self.counters.evidence_joined += 1;
+                self.correct(endpoint, hour, j.ok, evidence, early);
+                evidence |= early;
+            }
+            self.seen.insert(
+                j.span,
+                SeenSpan {
+                    endpoint,
+                    hour,
+                    ok: j.ok,
+                    evidence,
+                },
+                now,
+            );
+            if j.parent_span_id != [0; 8] {
+                let parent = SpanRef {
+                    trace_id: j.span.trace_id,
+                    span_id: j.parent_span_id,
+                };
+                match self.clients.take(&parent) {
+                    Some(caller) => self.add_edge(caller, endpoint, hour, j.secs),
+                    None => self.awaiting_caller.insert(
+                        parent,
+                        AwaitingCaller {
+                            endpoint,
+                            hour,
+                            secs: j.secs,
+                        },
+                        now,
+                    ),
+                }
+            }
+        }
+
+        for &(span, ev) in &delta.orphan_evidence {
+            match self.seen.get_mut(&span) {
+                Some(s) => {
+                    let (endpoint, hour, ok, old) = (s.endpoint, s.hour, s.ok, s.evidence);
+                    s.evidence |= ev;
+                    self.counters.evidence_joined += 1;
+                    self.correct(endpoint, hour, ok, old, ev);
+                }
+                None => match self.early.get_mut(&span) {
+                    Some(e) => *e |= ev,
+                    None => self.early.insert(span, ev, now),
+                },
+            }
+        }
+    }
+
+    /// Applies evidence that reached a request after it was counted.
+    fn correct(
+        &mut self,
+        endpoint: u32,
+        hour: i64,
+        ok: bool,
+        old: AuthEvidence,
+        add: AuthEvidence,
+    ) {
+        let new = old | add;
+        if new == old {
+            return;
+        }
+        let agg = self
+            .pending
+            .entry((endpoint, hour))
+            .or_insert_with(|| Agg::empty(TemplateSource::Inferred));
+        agg.evidence |= add;
+        if ok && !old.authenticated() && new.authenticated() {
+            agg.ok_with_auth += 1;
+            agg.ok_without_auth -= 1;
+        }
+    }
+
+    fn add_edge(&mut self, caller: u32, endpoint: u32, hour: i64, secs: i64) {
+        let callee = self.table.entries[endpoint as usize].service;
+        if callee == caller {
+            // A service calling itself is not an edge between services.
+            return;
+        }
+        self.counters.edges_joined += 1;
+        let e = self
+            .pending_edges
+            .entry((caller, endpoint, hour))
+            .or_insert(EdgeAgg {
+                calls: 0,
+                first_seen: i64::MAX,
+                last_seen: i64::MIN,
+            });
+        e.calls += 1;
+        e.first_seen = e.first_seen.min(secs);
+        e.last_seen = e.last_seen.max(secs);
+        let name = self.table.services[caller as usize].name.to_string();
+        let max = self.cfg.max_callers;
+        let agg = self
+            .pending
+            .entry((endpoint, hour))
+            .or_insert_with(|| Agg::empty(TemplateSource::Inferred));
+        push_distinct(&mut agg.callers, name, max);
+    }
+
+    /// Takes everything pending as one [`Delta`] for the store.
+    pub fn take_delta(&mut self) -> Delta {
+        let mut d = Delta::default();
+        let t = &self.table;
+        let key = |id: u32| {
+            let e = &t.entries[id as usize];
+            (
+                t.services[e.service as usize].name.clone(),
+                e.method,
+                e.template.clone(),
+            )
+        };
+        d.endpoints.reserve(self.pending.len());
+        for ((id, hour), agg) in self.pending.drain() {
+            let (service, method, template) = key(id);
+            d.endpoints
+                .push(agg.into_delta(service, method, template, hour));
+        }
+        for ((caller, id, hour), e) in self.pending_edges.drain() {
+            let (service, method, template) = key(id);
+            d.edges.push(EdgeDelta {
+                caller: t.services[caller as usize].name.clone(),
+                service,
+                method,
+                template,
+                hour,
+                calls: e.calls,
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+            });
+        }
+        for ((sid, method, hour), requests) in self.pending_overflow.drain() {
+            d.overflow.push(OverflowDelta {
+                service: t.services[sid as usize].name.clone(),
+                method,
+                hour,
+                requests,
+            });
+        }
+        for (hour, (spans, ignored)) in self.pending_traffic.drain() {
+            d.traffic.push(TrafficDelta {
+                hour,
+                spans,
+                ignored,
+            });
+        }
+        d
+    }
+
+    /// Forgets the join windows: after a failed commit, corrections must not refer to
+    /// requests that were never stored.
+    pub fn reset_joins(&mut self) {
+        self.seen.clear();
+        self.early.clear();
+        self.clients.clear();
+        self.awaiting_caller.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,461 @@
+use super::*;
+use crate::model::Observation;
+
+const T0: u64 = 1_763_900_000_000_000_000; // 2025-11-23T12:13:20Z, in nanoseconds
+const SEC: u64 = 1_000_000_000;
+
+fn span(trace: u8, id: u8) -> SpanRef {
+    SpanRef {
+        trace_id: [trace; 16],
+        span_id: [id, 0, 0, 0, 0, 0, 0, 1],
+    }
+}
+
+/// A Flask-style server span already normalised: `GET /users/v1/<username>`.
+fn obs(service: &str, method: Method, template: &str, path: &str, status: u16) -> Observation {
+    Observation {
+        span: span(1, 1),
+        parent_span_id: [0; 8],
+        service: Arc::from(service),
+        method,
+        template: PathTemplate::parse(template),
+        source: TemplateSource::Route,
+        status: Some(status),
+        evidence: AuthEvidence::NONE,
+        time_unix_nano: T0,
+        path: path.into(),
+        client: Some("10.1.2.3".into()),
+        explanation: None,
+    }
+}
+
+fn batch(observations: Vec<Observation>) -> NormalizedBatch {
+    let spans = observations.len() as u64;
+    NormalizedBatch {
+        observations,
+        spans,
+        ..Default::default()
+    }
+}
+
+fn now_secs() -> i64 {
+    (T0 / SEC) as i64
+}
+
+fn bd(b: NormalizedBatch, cfg: &InventoryConfig) -> BatchDelta {
+    BatchDelta::from_batch(b, now_secs(), cfg)
+}
+
+fn find<'a>(d: &'a Delta, method: Method, template: &str) -> &'a EndpointDelta {
+    d.endpoints
+        .iter()
+        .find(|e| e.method == method && e.template.as_str() == template)
+        .unwrap_or_else(|| panic!("no delta for {method} {template}: {d:#?}"))
+}
+
+#[test]
+fn batch_folds_requests_per_endpoint_and_hour() {
+    let cfg = InventoryConfig::default();
+    let mut a = obs(
+        "vampi",
+        Method::Get,
+        "/users/v1/{username}",
+        "/users/v1/name1",
+        200,
+    );
+    a.evidence = AuthEvidence::CREDENTIAL;
+    let mut b = obs(
+        "vampi",
+        Method::Get,
+        "/users/v1/{username}",
+        "/users/v1/name2",
+        200,
+    );
+    b.span = span(2, 2);
+    b.client = Some("10.9.9.9".into());
+    let mut c = obs(
+        "vampi",
+        Method::Get,
+        "/users/v1/{username}",
+        "/users/v1/name3",
+        401,
+    );
+    c.span = span(3, 3);
+    c.evidence = AuthEvidence::REJECTED;
+    let mut d = obs(
+        "vampi",
+        Method::Get,
+        "/users/v1/{username}",
+        "/users/v1/name4",
+        200,
+    );
+    d.span = span(4, 4);
+    // An hour later: another bucket of the same endpoint.
+    let mut e = obs(
+        "vampi",
+        Method::Get,
+        "/users/v1/{username}",
+        "/users/v1/name1",
+        500,
+    );
+    e.span = span(5, 5);
+    e.time_unix_nano = T0 + 3600 * SEC;
+    let mut f = obs(
+        "vampi",
+        Method::Post,
+        "/users/v1/register",
+        "/users/v1/register",
+        201,
+    );
+    f.span = span(6, 6);
+    f.source = TemplateSource::Inferred;
+
+    let delta = bd(batch(vec![a, b, c, d, e, f]), &cfg);
+    assert_eq!(delta.bucket_count(), 3);
+    let mut inv = Inventory::new(cfg);
+    inv.absorb(delta, Instant::now());
+    let out = inv.take_delta();
+    assert_eq!(out.endpoints.len(), 3);
+
+    let hour = hour_of(now_secs());
+    let first = out
+        .endpoints
+        .iter()
+        .find(|e| e.method == Method::Get && e.hour == hour)
+        .unwrap();
+    assert_eq!(first.requests, 4);
+    assert_eq!(
+        (first.status.s2xx, first.status.s4xx, first.status.s401),
+        (3, 1, 1)
+    );
+    assert_eq!((first.ok_with_auth, first.ok_without_auth), (1, 2));
+    assert_eq!(
+        first.evidence,
+        AuthEvidence::CREDENTIAL | AuthEvidence::REJECTED
+    );
+    assert_eq!(
+        first.examples,
+        vec!["/users/v1/name1", "/users/v1/name2", "/users/v1/name3"]
+    );
+    assert_eq!(first.callers, vec!["10.1.2.3", "10.9.9.9"]);
+    assert_eq!(
+        (first.first_seen, first.last_seen),
+        (now_secs(), now_secs())
+    );
+
+    let later = out
+        .endpoints
+        .iter()
+        .find(|e| e.method == Method::Get && e.hour == hour + 3600)
+        .unwrap();
+    assert_eq!(
+        (later.requests, later.status.s5xx, later.ok_without_auth),
+        (1, 1, 0)
+    );
+
+    let post = find(&out, Method::Post, "/users/v1/register");
+    assert_eq!(post.source, TemplateSource::Inferred);
+    assert_eq!(out.traffic.len(), 1);
+    assert_eq!(out.traffic[0].spans, 6);
+    assert!(!inv.has_pending());
+}
+
+#[test]
+fn late_evidence_in_a_later_batch_moves_one_request_to_with_auth() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let server = obs("shop", Method::Get, "/admin/stats", "/admin/stats", 200);
+    let mut other = obs("shop", Method::Get, "/admin/stats", "/admin/stats", 200);
+    other.span = span(9, 9);
+    inv.absorb(bd(batch(vec![server.clone(), other]), &cfg), t);
+    let first = inv.take_delta();
+    assert_eq!(find(&first, Method::Get, "/admin/stats").ok_without_auth, 2);
+
+    // The `middleware - requireAuth` child arrives in the next export batch.
+    let late = NormalizedBatch {
+        orphan_evidence: vec![(server.span, AuthEvidence::MIDDLEWARE)],
+        spans: 1,
+        ..Default::default()
+    };
+    inv.absorb(bd(late, &cfg), t + Duration::from_secs(2));
+    let fix = inv.take_delta();
+    let e = find(&fix, Method::Get, "/admin/stats");
+    assert_eq!(e.requests, 0, "a correction is not a new request");
+    assert_eq!((e.ok_with_auth, e.ok_without_auth), (1, -1));
+    assert_eq!(e.evidence, AuthEvidence::MIDDLEWARE);
+    assert_eq!(e.hour, hour_of(now_secs()));
+    assert_eq!(inv.counters().evidence_joined, 1);
+
+    // A second child of the same request (e.g. an identity attribute) moves nothing more.
+    let again = NormalizedBatch {
+        orphan_evidence: vec![(server.span, AuthEvidence::IDENTITY)],
+        ..Default::default()
+    };
+    inv.absorb(bd(again, &cfg), t + Duration::from_secs(3));
+    let e2 = inv.take_delta();
+    let e2 = find(&e2, Method::Get, "/admin/stats");
+    assert_eq!((e2.ok_with_auth, e2.ok_without_auth), (0, 0));
+    assert_eq!(e2.evidence, AuthEvidence::IDENTITY);
+}
+
+#[test]
+fn late_evidence_merges_into_a_bucket_still_pending() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let server = obs("shop", Method::Get, "/admin/stats", "/admin/stats", 200);
+    inv.absorb(bd(batch(vec![server.clone()]), &cfg), t);
+    let late = NormalizedBatch {
+        orphan_evidence: vec![(server.span, AuthEvidence::MIDDLEWARE)],
+        ..Default::default()
+    };
+    inv.absorb(bd(late, &cfg), t);
+    let d = inv.take_delta();
+    let e = find(&d, Method::Get, "/admin/stats");
+    assert_eq!((e.requests, e.ok_with_auth, e.ok_without_auth), (1, 1, 0));
+}
+
+#[test]
+fn evidence_arriving_before_its_server_span_is_applied_when_it_comes() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let server = obs("shop", Method::Delete, "/orders/{id}", "/orders/77", 204);
+    let early = NormalizedBatch {
+        orphan_evidence: vec![(server.span, AuthEvidence::MIDDLEWARE)],
+        spans: 1,
+        ..Default::default()
+    };
+    inv.absorb(bd(early, &cfg), t);
+    assert!(inv.take_delta().endpoints.is_empty());
+    inv.absorb(bd(batch(vec![server]), &cfg), t + Duration::from_secs(5));
+    let d = inv.take_delta();
+    let e = find(&d, Method::Delete, "/orders/{id}");
+    assert_eq!((e.requests, e.ok_with_auth, e.ok_without_auth), (1, 1, 0));
+    assert_eq!(e.evidence, AuthEvidence::MIDDLEWARE);
+}
+
+#[test]
+fn evidence_on_a_failed_request_adds_bits_but_moves_no_success() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let server = obs("shop", Method::Get, "/admin/stats", "/admin/stats", 403);
+    inv.absorb(bd(batch(vec![server.clone()]), &cfg), t);
+    let _ = inv.take_delta();
+    let late = NormalizedBatch {
+        orphan_evidence: vec![(server.span, AuthEvidence::MIDDLEWARE)],
+        ..Default::default()
+    };
+    inv.absorb(bd(late, &cfg), t);
+    let d = inv.take_delta();
+    let e = find(&d, Method::Get, "/admin/stats");
+    assert_eq!((e.ok_with_auth, e.ok_without_auth), (0, 0));
+    assert_eq!(e.evidence, AuthEvidence::MIDDLEWARE);
+}
+
+#[test]
+fn join_window_is_bounded_by_capacity_and_time() {
+    let cfg = InventoryConfig {
+        join_capacity: 2,
+        join_window: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let mut spans = Vec::new();
+    for i in 0..3u8 {
+        let mut o = obs("shop", Method::Get, "/items/{id}", "/items/1", 200);
+        o.span = span(i, i);
+        spans.push(o.span);
+        inv.absorb(bd(batch(vec![o]), &cfg), t);
+    }
+    let _ = inv.take_delta();
+    assert_eq!(inv.counters().join_dropped, 1, "the oldest span made room");
+    // Evidence for the evicted span finds nothing; the two retained spans join.
+    let late = NormalizedBatch {
+        orphan_evidence: spans.iter().map(|s| (*s, AuthEvidence::IDENTITY)).collect(),
+        ..Default::default()
+    };
+    inv.absorb(bd(late, &cfg), t + Duration::from_secs(1));
+    let d = inv.take_delta();
+    let e = find(&d, Method::Get, "/items/{id}");
+    assert_eq!((e.ok_with_auth, e.ok_without_auth), (2, -2));
+
+    // After the window, nothing joins any more.
+    let mut o = obs("shop", Method::Get, "/items/{id}", "/items/9", 200);
+    o.span = span(50, 50);
+    inv.absorb(bd(batch(vec![o.clone()]), &cfg), t + Duration::from_secs(2));
+    let _ = inv.take_delta();
+    let late = NormalizedBatch {
+        orphan_evidence: vec![(o.span, AuthEvidence::IDENTITY)],
+        ..Default::default()
+    };
+    inv.absorb(bd(late, &cfg), t + Duration::from_secs(63));
+    let d = inv.take_delta();
+    assert!(
+        d.endpoints.is_empty(),
+        "expired span must not be corrected: {d:?}"
+    );
+    assert!(inv.counters().join_entries <= 2 * 4);
+}
+
+#[test]
+fn cardinality_cap_counts_overflow_instead_of_growing() {
+    let cfg = InventoryConfig {
+        max_endpoints_per_service: 3,
+        ..Default::default()
+    };
+    let mut inv = Inventory::new(cfg.clone());
+    inv.seed("scanned", Method::Get, PathTemplate::parse("/health"));
+    let t = Instant::now();
+    // A client requesting random paths that inference could not group.
+    let random: Vec<Observation> = (0..50)
+        .map(|i| {
+            let p = format!("/probe-{i}x");
+            let mut o = obs("scanned", Method::Get, &p, &p, 200);
+            o.source = TemplateSource::Inferred;
+            o.span = span(i as u8, i as u8);
+            o
+        })
+        .collect();
+    inv.absorb(bd(batch(random), &cfg), t);
+    // Another service is unaffected; a known endpoint keeps counting.
+    inv.absorb(
+        bd(
+            batch(vec![
+                obs("other", Method::Get, "/a", "/a", 200),
+                obs("scanned", Method::Get, "/health", "/health", 200),
+            ]),
+            &cfg,
+        ),
+        t,
+    );
+    let d = inv.take_delta();
+    let scanned: Vec<_> = d
+        .endpoints
+        .iter()
+        .filter(|e| &*e.service == "scanned")
+        .collect();
+    assert_eq!(
+        scanned.len(),
+        3,
+        "/health plus two new ones fit the cap of 3"
+    );
+    assert_eq!(find(&d, Method::Get, "/health").requests, 1);
+    assert!(d.endpoints.iter().any(|e| &*e.service == "other"));
+    assert_eq!(d.overflow.len(), 1);
+    assert_eq!(&*d.overflow[0].service, "scanned");
+    assert_eq!(d.overflow[0].requests, 48);
+    assert_eq!(inv.counters().overflow, 48);
+    assert_eq!(inv.known_endpoints(), 4);
+}
+
+#[test]
+fn caller_service_edges_join_in_both_orders() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let t = Instant::now();
+    let trace = 7u8;
+    // frontend's client span, then the orders server span that is its child.
+    let call = ClientCall {
+        span: span(trace, 100),
+        service: Arc::from("frontend"),
+        peer: Some("orders".into()),
+        time_unix_nano: T0,
+    };
+    let mut server = obs("orders", Method::Get, "/orders/{id}", "/orders/1", 200);
+    server.span = span(trace, 101);
+    server.parent_span_id = call.span.span_id;
+    inv.absorb(
+        bd(
+            NormalizedBatch {
+                client_calls: vec![call],
+                spans: 1,
+                ..Default::default()
+            },
+            &cfg,
+        ),
+        t,
+    );
+    inv.absorb(bd(batch(vec![server]), &cfg), t);
+
+    // The other order: the orders server span arrives before checkout's client span.
+    let mut server2 = obs("orders", Method::Get, "/orders/{id}", "/orders/2", 200);
+    server2.span = span(trace + 1, 201);
+    server2.parent_span_id = span(trace + 1, 200).span_id;
+    inv.absorb(bd(batch(vec![server2]), &cfg), t);
+    let call2 = ClientCall {
+        span: span(trace + 1, 200),
+        service: Arc::from("checkout"),
+        peer: None,
+        time_unix_nano: T0,
+    };
+    inv.absorb(
+        bd(
+            NormalizedBatch {
+                client_calls: vec![call2],
+                ..Default::default()
+            },
+            &cfg,
+        ),
+        t,
+    );
+    // A service calling itself is no edge.
+    let self_call = ClientCall {
+        span: span(30, 30),
+        service: Arc::from("orders"),
+        peer: None,
+        time_unix_nano: T0,
+    };
+    let mut server3 = obs("orders", Method::Get, "/orders/{id}", "/orders/3", 200);
+    server3.span = span(30, 31);
+    server3.parent_span_id = self_call.span.span_id;
+    let mut b = batch(vec![server3]);
+    b.client_calls.push(self_call);
+    inv.absorb(bd(b, &cfg), t);
+
+    let d = inv.take_delta();
+    let mut callers: Vec<(&str, u64)> = d.edges.iter().map(|e| (&*e.caller, e.calls)).collect();
+    callers.sort();
+    assert_eq!(callers, vec![("checkout", 1), ("frontend", 1)]);
+    assert!(d
+        .edges
+        .iter()
+        .all(|e| &*e.service == "orders" && e.template.as_str() == "/orders/{id}"));
+    let e = find(&d, Method::Get, "/orders/{id}");
+    assert_eq!(e.requests, 3);
+    assert!(e.callers.contains(&"frontend".to_string()));
+    assert!(e.callers.contains(&"checkout".to_string()));
+    assert_eq!(inv.counters().edges_joined, 2);
+}
+
+#[test]
+fn ignored_spans_are_counted_per_hour() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    let b = NormalizedBatch {
+        ignored: IgnoredCounts {
+            unmatched: 3,
+            not_http: 10,
+            incomplete: 1,
+        },
+        spans: 14,
+        ..Default::default()
+    };
+    inv.absorb(bd(b.clone(), &cfg), Instant::now());
+    inv.absorb(bd(b, &cfg), Instant::now());
+    let d = inv.take_delta();
+    assert_eq!(d.traffic.len(), 1);
+    assert_eq!(d.traffic[0].spans, 28);
+    assert_eq!(d.traffic[0].ignored.unmatched, 6);
+    assert_eq!(d.traffic[0].hour, hour_of(now_secs()));
+}
+
+#[test]
+fn hour_buckets_floor_including_before_epoch() {
+    assert_eq!(hour_of(7199), 3600);
+    assert_eq!(hour_of(7200), 7200);
+    assert_eq!(hour_of(-1), -3600);
+}
