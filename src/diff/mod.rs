@@ -361,23 +361,33 @@ fn writes(m: Method) -> bool {
     matches!(m, Method::Post | Method::Put | Method::Patch | Method::Delete)
 }
 
+/// Undocumented: medium; high when sensitive-looking or writing; critical when also
+/// served without auth evidence.
 fn shadow_severity(path: &str, method: Method, auth: AuthLevel) -> Severity {
     let sensitive = is_sensitive(path);
-    match auth {
-        AuthLevel::Missing | AuthLevel::Mixed if sensitive => Severity::Critical,
-        AuthLevel::Missing | AuthLevel::Mixed => Severity::High,
-        _ if sensitive || writes(method) => Severity::High,
-        _ => Severity::Medium,
+    let unauth = matches!(auth, AuthLevel::Missing | AuthLevel::Mixed);
+    if sensitive && unauth {
+        Severity::Critical
+    } else if sensitive || writes(method) {
+        Severity::High
+    } else {
+        Severity::Medium
     }
 }
 
+/// Documented as requiring auth: high when no request had it, critical when the endpoint
+/// also looks sensitive or writes; one step lower when only some lacked it. Undocumented:
+/// critical when sensitive-looking, high when writing, medium otherwise (a health check).
 fn unauth_severity(path: &str, method: Method, auth: AuthLevel, documented: bool) -> Severity {
     let sensitive = is_sensitive(path);
-    match (auth, sensitive || writes(method) || !documented) {
-        (AuthLevel::Missing, true) => Severity::Critical,
-        (AuthLevel::Missing, false) => Severity::High,
-        (_, true) => Severity::High,
-        _ => Severity::Medium,
+    let missing = auth == AuthLevel::Missing;
+    match (documented, sensitive || writes(method), missing) {
+        (true, true, true) => Severity::Critical,
+        (true, false, true) | (true, true, false) => Severity::High,
+        (true, false, false) => Severity::Medium,
+        (false, _, _) if sensitive => Severity::Critical,
+        (false, _, _) if writes(method) => Severity::High,
+        (false, _, _) => Severity::Medium,
     }
 }
 
@@ -385,9 +395,6 @@ struct ShadowCand<'e> {
     method: Method,
     binding: usize,
     cand: group::Candidate,
-    /// Observed segments before the spec's template (a stripped base path), when the
-    /// candidate sits under one: lets the finding say the spec-relative template.
-    base_len: Option<usize>,
     /// Documented methods on the same path, when only the method is undocumented.
     documented_methods: Option<Vec<Method>>,
     endpoint: &'e EndpointStats,
@@ -440,12 +447,11 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                     walk,
                     documented_methods,
                 } => {
-                    let (cand, base_len) = candidate(&obs, walk.as_ref());
+                    let cand = candidate(&obs, walk.as_ref());
                     cands.push(ShadowCand {
                         method: e.method,
                         binding,
                         cand,
-                        base_len,
                         documented_methods,
                         endpoint: e,
                     });
@@ -666,7 +672,7 @@ fn obs_text(o: &Obs<'_>) -> String {
 
 /// Builds the segments of an undocumented endpoint: skipped prefix as observed, documented
 /// steps with the spec's parameters (locked), the rest as observed (free to group).
-fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Option<usize>) {
+fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> group::Candidate {
     let mut segments = Vec::with_capacity(obs.len());
     let mut locked = Vec::with_capacity(obs.len());
     let Some(w) = walk else {
@@ -674,7 +680,7 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Option<
             segments.push(obs_text(o));
             locked.push(false);
         }
-        return (group::Candidate { segments, locked }, None);
+        return group::Candidate { segments, locked };
     };
     for o in &obs[..w.skipped] {
         segments.push(obs_text(o));
@@ -702,7 +708,7 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Option<
         segments.push(obs_text(o));
         locked.push(false);
     }
-    (group::Candidate { segments, locked }, Some(w.skipped))
+    group::Candidate { segments, locked }
 }
 
 fn shadows(
@@ -724,7 +730,6 @@ fn shadows(
         path: PathTemplate,
         agg: Agg,
         binding: usize,
-        base_len: Option<usize>,
         documented_methods: Option<Vec<Method>>,
     }
     let mut merged: BTreeMap<(Method, String), Merged> = BTreeMap::new();
@@ -734,7 +739,6 @@ fn shadows(
             path: path.clone(),
             agg: Agg::default(),
             binding: c.binding,
-            base_len: c.base_len,
             documented_methods: c.documented_methods.clone(),
         });
         // Deterministic display name whatever the input order.
@@ -746,8 +750,9 @@ fn shadows(
     for ((method, _), m) in merged {
         let binding = &specs[m.binding];
         let path = m.path.as_str().to_owned();
-        let base_len = m.base_len.or_else(|| {
-            // Unmatched paths under a base path still belong under the spec's `paths`.
+        // Relative to the spec's `paths` only when the path sits under one of its base
+        // paths (a mirror such as `/internal/api/v3/...` does not).
+        let base_len = {
             let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
             binding
                 .spec
@@ -757,7 +762,7 @@ fn shadows(
                 .filter(|b| !b.is_empty() && segs.starts_with(b))
                 .map(|b| b.len())
                 .max()
-        });
+        };
         let spec_path = base_len.filter(|&n| n > 0).map(|n| {
             let rest: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).skip(n).collect();
             format!("/{}", rest.join("/"))
