@@ -92,9 +92,24 @@ pub fn is_version_segment(seg: &str) -> bool {
                 .any(|w| tail.starts_with(w))
 }
 
-fn looks_like_value(seg: &str) -> bool {
+/// Digits, dots, spaces, `@`, percent-encoding: what values have and route words lack.
+pub(crate) fn looks_like_value(seg: &str) -> bool {
     seg.bytes()
         .any(|b| b.is_ascii_digit() || matches!(b, b'.' | b' ' | b'@' | b'%' | b'+' | b'=' | b'~'))
+}
+
+/// A long random-looking token (API keys, cache keys, session ids): 16+ characters of
+/// letters (both cases) and digits or `-`/`_`, with many case changes.
+pub(crate) fn looks_random(seg: &str) -> bool {
+    if seg.len() < 16 || !seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return false;
+    }
+    let changes = seg
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        .count();
+    changes * 4 >= seg.len()
 }
 
 fn param_name(parent: Option<&str>) -> String {
@@ -121,7 +136,32 @@ fn process(node: &mut GNode, depth: usize, parent: Option<&str>, opts: &Grouping
             }
             groups.entry(child.signature()).or_default().push(k.clone());
         }
+        // A parameter child already there (inference saw values at this position): literal
+        // siblings with its sub-path shape that look like values join it, however few.
+        let param_child = node
+            .children
+            .iter()
+            .find(|(k, _)| k.starts_with('{') && k.ends_with('}') && k.matches('{').count() == 1)
+            .map(|(k, c)| (k.clone(), c.signature()));
         for ((below, ends), keys) in groups {
+            if let Some((pk, sig)) = &param_child {
+                if sig.0 == below && sig.1 == ends {
+                    let joining: Vec<&String> = keys
+                        .iter()
+                        .filter(|k| looks_like_value(k) || looks_random(k))
+                        .collect();
+                    if joining.len() == keys.len() {
+                        let mut merged = node.children.remove(pk).unwrap_or_default();
+                        for k in joining {
+                            if let Some(c) = node.children.remove(k) {
+                                merged.absorb(c);
+                            }
+                        }
+                        node.children.insert(pk.clone(), merged);
+                        continue;
+                    }
+                }
+            }
             let valuelike = keys.iter().filter(|k| looks_like_value(k)).count() * 2 > keys.len();
             let need = if valuelike {
                 opts.min_valuelike_siblings

@@ -85,6 +85,17 @@ impl MixedPat {
         }
     }
 
+    /// Whether an observed segment fits: a value by the literal parts, a mixed segment by
+    /// its shape. An observed whole-segment parameter does not: `/admin/users/{id}` is not
+    /// `/admin/users/{id}.json`, whose literal part was never seen.
+    fn fits(&self, o: &Obs<'_>) -> bool {
+        match o {
+            Obs::Lit(l) => self.matches(l),
+            Obs::Mixed(shape) => *shape == self.shape,
+            Obs::Param(_) => false,
+        }
+    }
+
     /// Whether a concrete value fits: literal parts in order, each parameter at least one
     /// character. Backtracks, so `{name}.{ext}` matches `archive.tar.gz`.
     fn matches(&self, value: &str) -> bool {
@@ -322,11 +333,15 @@ impl Router {
     }
 
     /// Like [`Router::full_match`] after skipping up to `max_skip` leading observed segments
-    /// in front of the base path: `/internal/api/v3/pet/7` mirrors `/pet/{petId}`.
+    /// (in front of, or right after, the base path): `/internal/api/v3/pet/7` and
+    /// `/api/v3/internal/pet/7` mirror `/pet/{petId}`. The mirrored template must contain a
+    /// documented literal: a template of parameters alone says nothing.
     pub fn mirror_match(&self, obs: &[Obs<'_>], max_skip: usize) -> Option<Walk> {
-        for k in 1..=max_skip.min(obs.len().saturating_sub(1)) {
+        let longest_base = self.bases.first().map_or(0, |b| b.len());
+        let last = (max_skip + longest_base).min(obs.len().saturating_sub(1));
+        for k in 1..=last {
             if let Some(mut w) = self.full_match(&obs[k..], Want::Path, false) {
-                if w.steps.first() != Some(&Step::Literal) {
+                if !w.steps.contains(&Step::Literal) {
                     continue;
                 }
                 w.skipped += k;
@@ -336,8 +351,8 @@ impl Router {
         None
     }
 
-    /// The deepest documented prefix the observed path follows, starting with a documented
-    /// literal (a prefix that starts with a parameter says nothing about the path).
+    /// The deepest documented prefix the observed path follows, if it contains a documented
+    /// literal (a prefix of parameters alone, such as `/{owner}/{repo}`, says nothing).
     pub fn longest_prefix(&self, obs: &[Obs<'_>]) -> Option<Walk> {
         let mut best: Option<Walk> = None;
         for off in self.offsets(obs) {
@@ -345,7 +360,7 @@ impl Router {
             let mut local: Option<(Vec<Step>, usize, NodeId)> = None;
             self.prefix_walk(0, &obs[off..], 0, &mut steps, &mut local);
             if let Some((steps, consumed, node)) = local {
-                if steps.first() == Some(&Step::Literal)
+                if steps.contains(&Step::Literal)
                     && best.as_ref().is_none_or(|b| consumed > b.consumed)
                 {
                     best = Some(Walk {
@@ -386,12 +401,7 @@ impl Router {
             }
         }
         for (pat, n) in &node.mixed {
-            let fits = match first {
-                Obs::Lit(l) => pat.matches(l),
-                Obs::Mixed(shape) => *shape == pat.shape,
-                Obs::Param(_) => true,
-            };
-            if fits {
+            if pat.fits(first) {
                 steps.push(Step::Mixed(pat.raw.clone()));
                 if let Some(r) = self.walk(*n, rest, want, fallback, steps) {
                     return Some(r);
@@ -464,12 +474,7 @@ impl Router {
             }
         }
         for (pat, n) in &node.mixed {
-            let fits = match first {
-                Obs::Lit(l) => pat.matches(l),
-                Obs::Mixed(shape) => *shape == pat.shape,
-                Obs::Param(_) => true,
-            };
-            if fits {
+            if pat.fits(first) {
                 steps.push(Step::Mixed(pat.raw.clone()));
                 self.prefix_walk(*n, rest, consumed + 1, steps, best);
                 steps.pop();

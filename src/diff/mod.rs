@@ -397,6 +397,9 @@ struct ShadowCand<'e> {
     cand: group::Candidate,
     /// Documented methods on the same path, when only the method is undocumented.
     documented_methods: Option<Vec<Method>>,
+    /// Segments where a documented parameter took the observed segment: the observed
+    /// literal, or `None` when the observed segment was a parameter already.
+    param_values: Vec<(usize, Option<String>)>,
     endpoint: &'e EndpointStats,
 }
 
@@ -447,12 +450,13 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                     walk,
                     documented_methods,
                 } => {
-                    let cand = candidate(&obs, walk.as_ref());
+                    let (cand, param_values) = candidate(&obs, walk.as_ref());
                     cands.push(ShadowCand {
                         method: e.method,
                         binding,
                         cand,
                         documented_methods,
+                        param_values,
                         endpoint: e,
                     });
                 }
@@ -672,7 +676,7 @@ fn obs_text(o: &Obs<'_>) -> String {
 
 /// Builds the segments of an undocumented endpoint: skipped prefix as observed, documented
 /// steps with the spec's parameters (locked), the rest as observed (free to group).
-fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> group::Candidate {
+fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Vec<(usize, Option<String>)>) {
     let mut segments = Vec::with_capacity(obs.len());
     let mut locked = Vec::with_capacity(obs.len());
     let Some(w) = walk else {
@@ -680,14 +684,15 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> group::Candidate {
             segments.push(obs_text(o));
             locked.push(false);
         }
-        return group::Candidate { segments, locked };
+        return (group::Candidate { segments, locked }, Vec::new());
     };
     for o in &obs[..w.skipped] {
         segments.push(obs_text(o));
         locked.push(true);
     }
     let mut i = w.skipped;
-    for step in &w.steps {
+    let mut param_values = Vec::new();
+    for (n, step) in w.steps.iter().enumerate() {
         match step {
             Step::Literal => {
                 segments.push(obs_text(&obs[i]));
@@ -698,6 +703,15 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> group::Candidate {
                 i += 1;
             }
             Step::Param { name, span } => {
+                // Only where the path leaves the documented one: an earlier parameter
+                // (`{owner}`) is followed by documented structure that vouches for it.
+                if *span == 1 && n + 1 == w.steps.len() {
+                    let value = match &obs[i] {
+                        Obs::Lit(l) => Some((*l).to_owned()),
+                        _ => None,
+                    };
+                    param_values.push((segments.len(), value));
+                }
                 segments.push(format!("{{{name}}}"));
                 i += span;
             }
@@ -708,7 +722,49 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> group::Candidate {
         segments.push(obs_text(o));
         locked.push(false);
     }
-    group::Candidate { segments, locked }
+    (group::Candidate { segments, locked }, param_values)
+}
+
+/// The last documented parameter an undocumented path follows, when across all such traffic
+/// it only ever took one word-like value, is that word, not the parameter:
+/// `GET /articles/{slug}/comments/_debug` is not `GET` on `/articles/{slug}/comments/{id}`,
+/// and `/users/me/export` is not `/users/{id}/export`. Returns the candidates to group and,
+/// per candidate, the documented methods if it still sits on a documented path.
+fn settle_single_values(cands: &[ShadowCand<'_>]) -> (Vec<group::Candidate>, Vec<Option<Vec<Method>>>) {
+    let mut prepared: Vec<group::Candidate> = cands.iter().map(|c| c.cand.clone()).collect();
+    let mut methods: Vec<Option<Vec<Method>>> = cands.iter().map(|c| c.documented_methods.clone()).collect();
+    let mut groups: BTreeMap<(Method, &[String]), Vec<usize>> = BTreeMap::new();
+    for (i, c) in cands.iter().enumerate() {
+        if !c.param_values.is_empty() {
+            groups.entry((c.method, &c.cand.segments[..])).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        for (k, &(pos, _)) in cands[members[0]].param_values.iter().enumerate() {
+            let mut values = BTreeSet::new();
+            let mut all_literal = true;
+            for &m in members {
+                match cands[m].param_values.get(k).and_then(|(_, v)| v.as_deref()) {
+                    Some(v) => {
+                        values.insert(v);
+                    }
+                    None => all_literal = false,
+                }
+            }
+            if !all_literal || values.len() != 1 {
+                continue;
+            }
+            let value = values.into_iter().next().unwrap_or_default();
+            if group::looks_like_value(value) {
+                continue;
+            }
+            for &m in members {
+                prepared[m].segments[pos] = value.to_owned();
+                methods[m] = None;
+            }
+        }
+    }
+    (prepared, methods)
 }
 
 fn shadows(
@@ -722,10 +778,8 @@ fn shadows(
     if cands.is_empty() {
         return;
     }
-    let grouped = group::group(
-        &cands.iter().map(|c| c.cand.clone()).collect::<Vec<_>>(),
-        &opts.grouping,
-    );
+    let (prepared, documented_methods) = settle_single_values(cands);
+    let grouped = group::group(&prepared, &opts.grouping);
     struct Merged {
         path: PathTemplate,
         agg: Agg,
@@ -733,13 +787,13 @@ fn shadows(
         documented_methods: Option<Vec<Method>>,
     }
     let mut merged: BTreeMap<(Method, String), Merged> = BTreeMap::new();
-    for (c, segs) in cands.iter().zip(grouped) {
+    for ((c, segs), documented_methods) in cands.iter().zip(grouped).zip(documented_methods) {
         let path = PathTemplate::parse(&format!("/{}", segs.join("/")));
         let entry = merged.entry((c.method, path.shape())).or_insert_with(|| Merged {
             path: path.clone(),
             agg: Agg::default(),
             binding: c.binding,
-            documented_methods: c.documented_methods.clone(),
+            documented_methods,
         });
         // Deterministic display name whatever the input order.
         if path < entry.path {

@@ -470,3 +470,68 @@ fn fails_on_selected_kinds() {
     assert!(!r.fails(&FindingKind::DEFAULT_FAIL_ON));
     assert!(r.fails(&[FindingKind::Zombie]));
 }
+
+#[test]
+fn a_single_word_where_the_path_leaves_the_documented_one_stays_literal() {
+    let s = spec(
+        "/api",
+        vec![
+            op(Method::Delete, "/articles/{slug}/comments/{id}", Security::Required),
+            op(Method::Get, "/users/{id}", Security::Required),
+        ],
+    );
+    let eps = vec![
+        ep("c", Method::Get, "/api/articles/hello-world/comments/_debug"),
+        ep("c", Method::Get, "/api/articles/rust-2024/comments/_debug"),
+        ep("c", Method::Get, "/api/users/me/export"),
+        // several values: the documented parameter
+        ep("c", Method::Get, "/api/users/octocat/repos"),
+        ep("c", Method::Get, "/api/users/torvalds/repos"),
+        // one value, but value-like: the documented parameter
+        ep("c", Method::Put, "/api/articles/hello-world/comments/8812"),
+    ];
+    let r = run(&eps, &bind("c", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /api/articles/{slug}/comments/_debug",
+            "PUT /api/articles/{slug}/comments/{id}",
+            "GET /api/users/me/export",
+            "GET /api/users/{id}/repos",
+        ]
+    );
+    let debug = r.findings.iter().find(|f| f.path.ends_with("_debug")).unwrap();
+    assert_eq!(debug.reason, "not documented in any spec bound to this service");
+    assert_eq!(debug.spec_path.as_deref(), Some("/articles/{slug}/comments/_debug"));
+}
+
+#[test]
+fn an_observed_parameter_is_not_a_mixed_segment() {
+    // discourse documents `/admin/users/{id}.json`; `/admin/users/{id}` is something else
+    let s = spec("", vec![op(Method::Get, "/admin/users/{id}.json", Security::Required)]);
+    let eps = vec![ep("d", Method::Get, "/admin/users/{id}"), ep("d", Method::Get, "/admin/users/42.json"), ep("d", Method::Post, "/admin/users/{id}/impersonate")];
+    let r = run(&eps, &bind("d", s));
+    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /admin/users/{id}", "POST /admin/users/{id}/impersonate"]);
+}
+
+#[test]
+fn value_like_literals_join_an_inferred_parameter_sibling() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let eps = vec![
+        ep("svc", Method::Delete, "/internal/cache/{token}"),
+        ep("svc", Method::Delete, "/internal/cache/zsVjVaJwrrOZCOcKnrgoeUpx"),
+        ep("svc", Method::Get, "/files/{id}"),
+        ep("svc", Method::Get, "/files/report.pdf"),
+        // a word next to a parameter is not enough: `/users/me` beside `/users/{id}`
+        ep("svc", Method::Get, "/users/{id}"),
+        ep("svc", Method::Get, "/users/me"),
+    ];
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["GET /files/{id}", "DELETE /internal/cache/{token}", "GET /users/me", "GET /users/{id}"]
+    );
+    assert!(group::looks_random("zsVjVaJwrrOZCOcKnrgoeUpx"));
+    assert!(!group::looks_random("findPetsByStatus"));
+    assert!(!group::looks_random("createWithList"));
+}
