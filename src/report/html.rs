@@ -17,7 +17,7 @@ const JS: &str = include_str!("report.js");
 
 /// Map canvas, in SVG user units (it scales to the page width).
 const MAP_W: f64 = 1200.0;
-const MAP_H: f64 = 560.0;
+const MAP_H: f64 = 400.0;
 const HEADER_H: f64 = 16.0;
 
 fn esc(out: &mut String, s: &str) {
@@ -701,9 +701,10 @@ fn unobserved(out: &mut String, a: &Analysis<'_>) {
     let n = a.unobserved.len();
     let _ = write!(
         out,
-        "<section id=\"unobserved\"><h2>Documented but unobserved ({})</h2><details><summary>{} documented operations received no traffic in the window</summary>",
+        "<section id=\"unobserved\"><h2>Documented but unobserved ({})</h2><details><summary>{} documented operation{} received no traffic in the window</summary>",
         thousands(n as u64),
-        thousands(n as u64)
+        thousands(n as u64),
+        if n == 1 { "" } else { "s" }
     );
     let shown = n.min(a.input.options.max_table_rows);
     table_start(

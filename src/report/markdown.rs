@@ -290,7 +290,7 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
     if !a.unobserved.is_empty() {
         let n = a.unobserved.len();
         let _ = writeln!(out, "## Documented but unobserved ({n})\n");
-        let _ = writeln!(out, "<details><summary>{n} documented operations without traffic in the window</summary>\n");
+        let _ = writeln!(out, "<details><summary>{n} documented operation{} without traffic in the window</summary>\n", if n == 1 { "" } else { "s" });
         let shown = n.min(opts.max_table_rows);
         out.push_str("| Operation | Service | Spec |\n|---|---|---|\n");
         for f in &a.unobserved[..shown] {

@@ -112,7 +112,9 @@ pub(crate) fn md_text(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '|' => out.push_str("\\|"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '!' | '~' | '(' | ')' => {
+            // `(` after an escaped `]` cannot start a link target, and `!` before an escaped
+            // `[` cannot start an image: neither needs escaping.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
