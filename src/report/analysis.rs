@@ -166,6 +166,10 @@ impl Analysis<'_> {
     }
 }
 
+/// How many observed templates the diff lists per finding (`diff`'s `MAX_LISTED`); a list
+/// this long may be incomplete.
+const OBSERVED_LISTED: usize = 5;
+
 type Key<'a> = (&'a str, Method, &'a str);
 
 fn key(e: &EndpointStats) -> Key<'_> {
@@ -177,13 +181,14 @@ struct FindingIndex<'a> {
     exact: HashMap<(&'a str, Method, String), Vec<u32>>,
     /// Undocumented findings by (service, method, segment count), for endpoints grouped
     /// under a finding whose bounded `observed` list does not name them.
-    patterns: HashMap<(&'a str, Method, usize), Vec<u32>>,
+    patterns: HashMap<(&'a str, Method, usize), Vec<(u32, PathTemplate)>>,
 }
 
 impl<'a> FindingIndex<'a> {
     fn new(findings: &'a [Finding]) -> FindingIndex<'a> {
         let mut exact: HashMap<(&str, Method, String), Vec<u32>> = HashMap::new();
-        let mut patterns: HashMap<(&str, Method, usize), Vec<u32>> = HashMap::new();
+        let mut patterns: HashMap<(&str, Method, usize), Vec<(u32, PathTemplate)>> =
+            HashMap::new();
         for (i, f) in findings.iter().enumerate() {
             if f.kind == FindingKind::Unobserved {
                 continue;
@@ -204,12 +209,14 @@ impl<'a> FindingIndex<'a> {
                 }
                 _ => add(f.path.clone()),
             }
-            if !f.documented {
-                let n = PathTemplate::parse(&f.path).segment_count();
+            // The diff lists at most a few merged templates per finding: only a full list
+            // may have left some out, and only those need matching by pattern.
+            if !f.documented && (f.observed.is_empty() || f.observed.len() >= OBSERVED_LISTED) {
+                let p = PathTemplate::parse(&f.path);
                 patterns
-                    .entry((f.service.as_str(), f.method, n))
+                    .entry((f.service.as_str(), f.method, p.segment_count()))
                     .or_default()
-                    .push(i);
+                    .push((i, p));
             }
         }
         FindingIndex { exact, patterns }
@@ -234,26 +241,24 @@ impl<'a> FindingIndex<'a> {
         let Some(cands) = self.patterns.get(&(e.service.as_str(), e.method, n)) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for &i in cands {
-            let f = &findings[i as usize];
-            if covers(&f.path, &canon) {
-                out.push(f);
-            }
-        }
-        out
+        cands
+            .iter()
+            .filter(|(_, p)| covers(p, &canon))
+            .map(|&(i, _)| &findings[i as usize])
+            .collect()
     }
 }
 
 /// Whether a finding's template covers an observed one: literals equal, a parameter
 /// accepting anything.
-fn covers(pattern: &str, observed: &PathTemplate) -> bool {
-    let p = PathTemplate::parse(pattern);
-    let covered = p.segments().zip(observed.segments()).all(|(a, b)| match a {
-        Segment::Param(_) | Segment::Mixed(_) => true,
-        Segment::Literal(l) => matches!(b, Segment::Literal(o) if o == l),
-    });
-    covered
+fn covers(pattern: &PathTemplate, observed: &PathTemplate) -> bool {
+    pattern
+        .segments()
+        .zip(observed.segments())
+        .all(|(a, b)| match a {
+            Segment::Param(_) | Segment::Mixed(_) => true,
+            Segment::Literal(l) => matches!(b, Segment::Literal(o) if o == l),
+        })
 }
 
 fn auth_level(e: &EndpointStats, service_known: bool) -> AuthLevel {

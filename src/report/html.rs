@@ -130,7 +130,6 @@ fn card(out: &mut String, label: &str, value: Option<u64>, class: &str) {
 
 pub(crate) fn render(a: &Analysis<'_>) -> String {
     let input = a.input;
-    let opts = &input.options;
     let h = &a.headline;
     let mut out = String::with_capacity(256 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
@@ -192,7 +191,6 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         env!("CARGO_PKG_VERSION")
     );
     let _ = write!(out, "<script>{JS}</script>\n</body></html>\n");
-    let _ = opts;
     out
 }
 

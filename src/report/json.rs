@@ -117,7 +117,6 @@ struct LinkedFinding<'a> {
     kind: FindingKind,
     severity: Severity,
     path: &'a str,
-    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -139,7 +138,9 @@ struct Endpoint<'a> {
     new: bool,
     findings: Vec<LinkedFinding<'a>>,
     risk: u32,
-    reasons: Vec<ReasonEntry>,
+    /// Reason codes only: the sentences are in `risks` for the endpoints that matter, and
+    /// repeating them for 100,000 endpoints would double the file.
+    reasons: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -308,9 +309,9 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
             })
             .collect(),
     };
-    // Plain structs with string keys and no maps keyed by non-strings: serialization
-    // cannot fail.
-    let mut s = serde_json::to_string_pretty(&doc).expect("report JSON always serializes");
+    // Compact: at 100,000 endpoints indentation alone would add tens of megabytes; `jq .`
+    // pretty-prints for people. Plain structs with string keys: serialization cannot fail.
+    let mut s = serde_json::to_string(&doc).expect("report JSON always serializes");
     s.push('\n');
     s
 }
@@ -351,10 +352,9 @@ fn endpoint<'a>(r: &Row<'a>) -> Endpoint<'a> {
                 kind: f.kind,
                 severity: f.severity,
                 path: &f.path,
-                reason: &f.reason,
             })
             .collect(),
         risk: r.risk.score,
-        reasons: reasons(r),
+        reasons: r.risk.reasons.iter().map(|x| x.code()).collect(),
     }
 }
