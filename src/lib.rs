@@ -20,6 +20,8 @@
 //! - [`spec`]: OpenAPI 2.0/3.0/3.1 → documented operations. Owns the YAML parser.
 //! - [`diff`]: inventory × specs → findings. Pure.
 //! - [`output`]: findings and inventories rendered as text, JSON, SARIF, JUnit, Markdown.
+//! - [`report`]: the weekly inventory report (risk ranking, drift between two windows, the
+//!   API-surface map) as self-contained HTML, Markdown or JSON. Pure.
 //! - [`config`], [`cli`], [`commands`]: the command line; each subcommand returns an exit
 //!   status.
 
@@ -33,5 +35,6 @@ pub mod model;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod spec;
 pub mod store;
