@@ -20,7 +20,8 @@ pub struct Config {
     /// Which spec describes which service, so plain `shadowscan diff` checks them all.
     pub specs: Vec<SpecMapping>,
     /// Auth-evidence patterns, template overrides: see `normalize::Rules`.
-    pub normalize: Option<toml::Table>,
+    pub normalize: crate::normalize::Rules,
+    pub ingest: IngestConfig,
     /// Where this config was read from, for relative paths and messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -37,6 +38,17 @@ pub struct ServeConfig {
     pub queue_batches: Option<usize>,
     /// How often accepted spans are committed (and their exports acknowledged), in ms.
     pub flush_interval_ms: Option<u64>,
+}
+
+/// What the decoder keeps of each span beyond the conventions' own attributes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Span attributes that name an authenticated user (`enduser.id` and `user.id` are built in).
+    pub identity_attributes: Vec<String>,
+    /// Request headers whose presence shows credentials were sent (`authorization` and
+    /// `x-api-key` are built in). Matched as `http.request.header.<name>`; values are never read.
+    pub credential_headers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -22,9 +22,11 @@
 //! - [`output`]: findings and inventories rendered as text, JSON, SARIF, JUnit, Markdown.
 //! - [`report`]: the weekly inventory report (risk ranking, drift between two windows, the
 //!   API-surface map) as self-contained HTML, Markdown or JSON. Pure.
+//! - [`admin`]: `serve`'s admin endpoint (health, Prometheus metrics, inventory API).
 //! - [`config`], [`cli`], [`commands`]: the command line; each subcommand returns an exit
 //!   status.
 
+pub mod admin;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -44,9 +44,9 @@ pub fn run(args: DemoArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         for (name, bytes) in FIXTURES {
             let mut requests = 0;
             let mut spans = 0;
-            for message in ingest::delimited_messages(bytes) {
-                let message = message.with_context(|| format!("bundled fixture {name}"))?;
-                client.export(message.to_vec()).await?;
+            let (_, messages) = ingest::protobuf_messages(bytes);
+            for message in messages {
+                client.export(message).await.with_context(|| format!("replaying the {name} recording"))?;
                 requests += 1;
                 spans += ingest::decode(message, ingest::Format::Protobuf, &Default::default(), |_, _| {})?.spans;
             }

@@ -52,11 +52,7 @@ fn format_of(path: &Path, bytes: &[u8]) -> Format {
     if [".json", ".jsonl", ".ndjson"].iter().any(|ext| name.ends_with(ext)) {
         return Format::Json;
     }
-    // No telling extension: JSON starts with `{` (after white space); protobuf does not.
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') | None => Format::Json,
-        Some(_) => Format::Protobuf,
-    }
+    ingest::detect_format(bytes)
 }
 
 /// Reads one file (or stdin for `-`) into `sink`. A payload that does not decode stops the
@@ -71,7 +67,7 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
         bytes = std::fs::read(file)
             .with_context(|| format!("{}: cannot read", file.display()))?;
     }
-    if bytes.starts_with(&[0x1f, 0x8b]) {
+    if ingest::is_gzip(&bytes) {
         // Files are trusted more than network input, but not unboundedly: 4 GiB.
         bytes = ingest::gunzip(&bytes, 4 << 30)
             .with_context(|| format!("{}: not valid gzip", file.display()))?;
@@ -79,8 +75,12 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
     let shown = display(file);
     match format_of(file, &bytes) {
         Format::Protobuf => {
-            sink.ingest_payload(&bytes, Format::Protobuf)
-                .with_context(|| format!("{shown}: not an OTLP ExportTraceServiceRequest"))?;
+            let (_, messages) = ingest::protobuf_messages(&bytes);
+            for (i, message) in messages.into_iter().enumerate() {
+                sink.ingest_payload(message, Format::Protobuf).with_context(|| {
+                    format!("{shown}: message {}: not an OTLP ExportTraceServiceRequest", i + 1)
+                })?;
+            }
         }
         Format::Json => {
             let total = bytes.len();

@@ -101,8 +101,8 @@ pub fn pipeline_config(config: &Config) -> anyhow::Result<crate::pipeline::Pipel
     }
     cfg.rules = config.normalize.clone();
     cfg.attr_keys = crate::model::AttrKeys::with_extra(
-        &config.normalize.identity_attributes,
-        &config.normalize.credential_headers,
+        &config.ingest.identity_attributes,
+        &config.ingest.credential_headers,
     );
     Ok(cfg)
 }

@@ -15,7 +15,7 @@ use super::ExitStatus;
 use crate::cli::ServeArgs;
 use crate::config::{self, Config};
 use crate::ingest::{self, ReceiverLimits};
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::Pipeline;
 use crate::store::Store;
 
 pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {

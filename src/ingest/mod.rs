@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::model::{AttrKeys, ResourceView, SpanView};
 
+mod client;
 pub mod corpus;
 mod file;
 mod grpc;
@@ -34,6 +35,7 @@ mod rpc_status;
 mod tests;
 mod wire;
 
+pub use client::{ExportError, GrpcExporter};
 pub use file::{detect_format, is_gzip, protobuf_messages, ProtobufLayout};
 pub use grpc::{run_grpc, EXPORT_PATH};
 pub use gzip::{gunzip, GunzipError};
