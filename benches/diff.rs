@@ -12,16 +12,58 @@ use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 use shadowscan::diff::{diff, DiffOptions, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource,
+};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
 const RESOURCES: &[&str] = &[
-    "issues", "pulls", "commits", "branches", "releases", "hooks", "keys", "labels", "milestones",
-    "deployments", "environments", "actions", "checks", "collaborators", "comments", "forks",
-    "invitations", "pages", "projects", "secrets", "statuses", "tags", "teams", "topics", "traffic",
-    "variables", "workflows", "artifacts", "caches", "runners", "alerts", "advisories", "rulesets",
+    "issues",
+    "pulls",
+    "commits",
+    "branches",
+    "releases",
+    "hooks",
+    "keys",
+    "labels",
+    "milestones",
+    "deployments",
+    "environments",
+    "actions",
+    "checks",
+    "collaborators",
+    "comments",
+    "forks",
+    "invitations",
+    "pages",
+    "projects",
+    "secrets",
+    "statuses",
+    "tags",
+    "teams",
+    "topics",
+    "traffic",
+    "variables",
+    "workflows",
+    "artifacts",
+    "caches",
+    "runners",
+    "alerts",
+    "advisories",
+    "rulesets",
 ];
-const SUBS: &[&str] = &["comments", "reactions", "events", "timeline", "assignees", "reviews", "files", "logs", "jobs", "attempts"];
+const SUBS: &[&str] = &[
+    "comments",
+    "reactions",
+    "events",
+    "timeline",
+    "assignees",
+    "reviews",
+    "files",
+    "logs",
+    "jobs",
+    "attempts",
+];
 
 /// A small deterministic generator (xorshift): benches must not vary between runs.
 struct Rng(u64);
@@ -62,7 +104,12 @@ fn operation(method: Method, t: &str, deprecated: bool) -> Operation {
 
 fn github_like_spec() -> Spec {
     let mut ops = Vec::new();
-    for prefix in ["/repos/{owner}/{repo}", "/orgs/{org}", "/users/{username}", "/enterprises/{enterprise}"] {
+    for prefix in [
+        "/repos/{owner}/{repo}",
+        "/orgs/{org}",
+        "/users/{username}",
+        "/enterprises/{enterprise}",
+    ] {
         for (ri, r) in RESOURCES.iter().enumerate() {
             let coll = format!("{prefix}/{r}");
             let item = format!("{coll}/{{{}_id}}", r.trim_end_matches('s'));
@@ -76,11 +123,31 @@ fn github_like_spec() -> Spec {
             }
         }
     }
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/contents/{path}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/git/ref/{ref}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/compare/{basehead}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/tarball/{name}.{ext}", false));
-    ops.push(operation(Method::Post, "/repos/{owner}/{repo}/actions/runs/{run_id}:rerun", false));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/contents/{path}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/git/ref/{ref}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/compare/{basehead}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/tarball/{name}.{ext}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Post,
+        "/repos/{owner}/{repo}/actions/runs/{run_id}:rerun",
+        false,
+    ));
     ops.push(operation(Method::Get, "/rate_limit", false));
     ops.push(operation(Method::Get, "/meta", false));
     Spec {
@@ -92,7 +159,18 @@ fn github_like_spec() -> Spec {
     }
 }
 
-const WORDS: &[&str] = &["octocat", "hello-world", "linux", "rust-lang", "atlas", "nimbus", "zephyr", "orion", "quartz", "falcon"];
+const WORDS: &[&str] = &[
+    "octocat",
+    "hello-world",
+    "linux",
+    "rust-lang",
+    "atlas",
+    "nimbus",
+    "zephyr",
+    "orion",
+    "quartz",
+    "falcon",
+];
 
 fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -114,7 +192,9 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
             match seg {
                 Segment::Literal(l) => path.push_str(l),
                 Segment::Param("path") => path.push_str("docs/guide/intro.md"),
-                Segment::Param(name) if name.ends_with("_id") => path.push_str(&rng.below(5_000_000).to_string()),
+                Segment::Param(name) if name.ends_with("_id") => {
+                    path.push_str(&rng.below(5_000_000).to_string())
+                }
                 Segment::Param(_) => {
                     path.push_str(WORDS[rng.below(WORDS.len())]);
                     path.push_str(&rng.below(50).to_string());
@@ -122,7 +202,11 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
                 Segment::Mixed(_) => path.push_str("v1.2.tar.gz"),
             }
         }
-        let method = if (80..85).contains(&roll) { Method::Put } else { op.method };
+        let method = if (80..85).contains(&roll) {
+            Method::Put
+        } else {
+            op.method
+        };
         if (85..90).contains(&roll) {
             path.push_str(["/export", "/bulk", "/_debug", "/raw"][rng.below(4)]);
         }

@@ -26,15 +26,44 @@ struct Scenario {
 }
 
 const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "1000-span batches, protobuf", spans_per_request: 1000, gzip: false, endpoints: 60 },
-    Scenario { name: "1000-span batches, gzip", spans_per_request: 1000, gzip: true, endpoints: 60 },
-    Scenario { name: "100-span batches, protobuf", spans_per_request: 100, gzip: false, endpoints: 60 },
-    Scenario { name: "memory baseline: 100 endpoints", spans_per_request: 1000, gzip: false, endpoints: 100 },
-    Scenario { name: "memory: 100000 endpoints", spans_per_request: 1000, gzip: false, endpoints: 100_000 },
+    Scenario {
+        name: "1000-span batches, protobuf",
+        spans_per_request: 1000,
+        gzip: false,
+        endpoints: 60,
+    },
+    Scenario {
+        name: "1000-span batches, gzip",
+        spans_per_request: 1000,
+        gzip: true,
+        endpoints: 60,
+    },
+    Scenario {
+        name: "100-span batches, protobuf",
+        spans_per_request: 100,
+        gzip: false,
+        endpoints: 60,
+    },
+    Scenario {
+        name: "memory baseline: 100 endpoints",
+        spans_per_request: 1000,
+        gzip: false,
+        endpoints: 100,
+    },
+    Scenario {
+        name: "memory: 100000 endpoints",
+        spans_per_request: 1000,
+        gzip: false,
+        endpoints: 100_000,
+    },
 ];
 
 fn kv(key: &str, v: any_value::Value) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
 }
 fn s(key: &str, v: &str) -> KeyValue {
     kv(key, any_value::Value::StringValue(v.into()))
@@ -60,7 +89,15 @@ impl Rng {
 /// Realistic traffic: server spans with the current (and some with the old) HTTP
 /// conventions, an auth middleware child on most, a DB child on some, a route on half.
 fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTraceServiceRequest {
-    const RESOURCES: [&str; 7] = ["users", "orders", "invoices", "carts", "products", "payments", "shipments"];
+    const RESOURCES: [&str; 7] = [
+        "users",
+        "orders",
+        "invoices",
+        "carts",
+        "products",
+        "payments",
+        "shipments",
+    ];
     let mut out = Vec::with_capacity(spans);
     let mut t = 1_763_000_000_000_000_000u64 + seq * 1_000_000_000;
     while out.len() < spans {
@@ -71,8 +108,14 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
         let (route, path) = if endpoints <= 1000 {
             let id = rng.below(2_000_000);
             match e % 3 {
-                0 => (format!("/api/v{}/{res}/{{id}}", e / 21 + 1), format!("/api/v{}/{res}/{id}", e / 21 + 1)),
-                1 => (format!("/api/{res}/{{id}}/items{e}"), format!("/api/{res}/{id}/items{e}")),
+                0 => (
+                    format!("/api/v{}/{res}/{{id}}", e / 21 + 1),
+                    format!("/api/v{}/{res}/{id}", e / 21 + 1),
+                ),
+                1 => (
+                    format!("/api/{res}/{{id}}/items{e}"),
+                    format!("/api/{res}/{id}/items{e}"),
+                ),
                 _ => (format!("/api/{res}/list{e}"), format!("/api/{res}/list{e}")),
             }
         } else {
@@ -82,9 +125,23 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
         let status = [200, 200, 200, 200, 201, 204, 401, 404, 500][rng.below(9) as usize];
         let old = rng.below(10) < 4;
         let mut attrs = if old {
-            vec![s("http.method", "GET"), s("http.target", &path), i("http.status_code", status), s("net.sock.peer.addr", "198.51.100.7"), s("http.scheme", "https")]
+            vec![
+                s("http.method", "GET"),
+                s("http.target", &path),
+                i("http.status_code", status),
+                s("net.sock.peer.addr", "198.51.100.7"),
+                s("http.scheme", "https"),
+            ]
         } else {
-            vec![s("http.request.method", "GET"), s("url.path", &path), i("http.response.status_code", status), s("client.address", "203.0.113.9"), s("url.scheme", "https"), s("server.address", "api.example.com"), s("network.protocol.version", "1.1")]
+            vec![
+                s("http.request.method", "GET"),
+                s("url.path", &path),
+                i("http.response.status_code", status),
+                s("client.address", "203.0.113.9"),
+                s("url.scheme", "https"),
+                s("server.address", "api.example.com"),
+                s("network.protocol.version", "1.1"),
+            ]
         };
         attrs.push(s("user_agent.original", "okhttp/4.12"));
         if rng.below(2) == 0 || endpoints > 1000 {
@@ -100,32 +157,57 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
             attributes: attrs,
             ..Default::default()
         });
-        let mut child = |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
-            trace_id: trace_id.clone(),
-            span_id: rng.next().to_le_bytes().to_vec(),
-            parent_span_id: server_id.clone(),
-            name: name.into(),
-            kind: kind as i32,
-            start_time_unix_nano: t + 1000,
-            end_time_unix_nano: t + 200_000,
-            attributes: attrs,
-            ..Default::default()
-        };
+        let mut child =
+            |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
+                trace_id: trace_id.clone(),
+                span_id: rng.next().to_le_bytes().to_vec(),
+                parent_span_id: server_id.clone(),
+                name: name.into(),
+                kind: kind as i32,
+                start_time_unix_nano: t + 1000,
+                end_time_unix_nano: t + 200_000,
+                attributes: attrs,
+                ..Default::default()
+            };
         if rng.below(10) < 8 && out.len() < spans {
-            out.push(child("middleware - requireAuth", span::SpanKind::Internal, vec![s("express.name", "requireAuth"), s("express.type", "middleware")], rng));
+            out.push(child(
+                "middleware - requireAuth",
+                span::SpanKind::Internal,
+                vec![
+                    s("express.name", "requireAuth"),
+                    s("express.type", "middleware"),
+                ],
+                rng,
+            ));
         }
         if rng.below(10) < 6 && out.len() < spans {
-            out.push(child("SELECT app.records", span::SpanKind::Client, vec![s("db.system", "postgresql"), s("db.statement", "SELECT * FROM records WHERE id = $1")], rng));
+            out.push(child(
+                "SELECT app.records",
+                span::SpanKind::Client,
+                vec![
+                    s("db.system", "postgresql"),
+                    s("db.statement", "SELECT * FROM records WHERE id = $1"),
+                ],
+                rng,
+            ));
         }
     }
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![s("service.name", "load-shop"), s("telemetry.sdk.language", "python"), s("service.version", "1.4.2")],
+                attributes: vec![
+                    s("service.name", "load-shop"),
+                    s("telemetry.sdk.language", "python"),
+                    s("service.version", "1.4.2"),
+                ],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope { name: "opentelemetry.instrumentation.flask".into(), version: "0.49b0".into(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "opentelemetry.instrumentation.flask".into(),
+                    version: "0.49b0".into(),
+                    ..Default::default()
+                }),
                 spans: out,
                 ..Default::default()
             }],
@@ -144,7 +226,17 @@ fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let ready = dir.path().join("ready.json");
     let child = Command::new(env!("CARGO_BIN_EXE_shadowscan"))
-        .args(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log", "warn"])
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ])
         .arg("--db")
         .arg(dir.path().join("load.db"))
         .arg("--ready-file")
@@ -153,7 +245,11 @@ fn start_server() -> Server {
         .spawn()
         .expect("start shadowscan serve");
     let grpc = wait_ready(&ready);
-    Server { child, grpc, _dir: dir }
+    Server {
+        child,
+        grpc,
+        _dir: dir,
+    }
 }
 
 fn wait_ready(ready: &Path) -> String {
@@ -188,7 +284,10 @@ fn children_usage() -> (f64, u64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (secs(ru.ru_utime) + secs(ru.ru_stime), ru.ru_maxrss as u64 * 1024)
+    (
+        secs(ru.ru_utime) + secs(ru.ru_stime),
+        ru.ru_maxrss as u64 * 1024,
+    )
 }
 
 struct Measured {
@@ -205,17 +304,29 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
     let pool: Vec<ExportTraceServiceRequest> = (0..requests.min(64))
         .map(|k| request(&mut rng, sc.spans_per_request, sc.endpoints, k as u64))
         .collect();
-    let spans_per_req: Vec<u64> = pool.iter().map(|r| r.resource_spans[0].scope_spans[0].spans.len() as u64).collect();
+    let spans_per_req: Vec<u64> = pool
+        .iter()
+        .map(|r| r.resource_spans[0].scope_spans[0].spans.len() as u64)
+        .collect();
     let mut server = start_server();
     let endpoint = format!("http://{}", server.grpc);
     let (cpu_before, _) = children_usage();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let started = Instant::now();
     let sent: u64 = rt.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint).unwrap().connect().await.expect("connect");
+        let channel = tonic::transport::Endpoint::from_shared(endpoint)
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect");
         let mut tasks = Vec::new();
         for w in 0..concurrency {
-            let mut client = TraceServiceClient::new(channel.clone()).max_encoding_message_size(64 << 20);
+            let mut client =
+                TraceServiceClient::new(channel.clone()).max_encoding_message_size(64 << 20);
             if sc.gzip {
                 client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
             }
@@ -254,16 +365,31 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
     let status = server.child.wait().expect("wait for server");
     assert!(status.success(), "server exited with {status}");
     let (cpu_after, _) = children_usage();
-    Measured { spans: sent, requests: requests as u64, cpu: cpu_after - cpu_before, wall, peak_rss }
+    Measured {
+        spans: sent,
+        requests: requests as u64,
+        cpu: cpu_after - cpu_before,
+        wall,
+        peak_rss,
+    }
 }
 
 fn main() {
-    let requests: usize = std::env::var("LOAD_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
-    let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let requests: usize = std::env::var("LOAD_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let concurrency: usize = std::env::var("LOAD_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
     let only = std::env::var("LOAD_SCENARIOS").ok();
     // cargo bench passes `--bench`; nothing else to parse.
     println!("shadowscan gRPC load: {requests} requests per scenario, {concurrency} concurrent streams, server CPU from getrusage");
-    println!("{:<34} {:>10} {:>14} {:>14} {:>12} {:>10}", "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s");
+    println!(
+        "{:<34} {:>10} {:>14} {:>14} {:>12} {:>10}",
+        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s"
+    );
     let mut baseline_rss = None;
     for sc in SCENARIOS {
         if let Some(only) = &only {

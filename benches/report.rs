@@ -8,7 +8,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use shadowscan::diff::{self, DiffOptions, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
+};
 use shadowscan::report::{self, ReportInput, Window};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
@@ -18,10 +20,26 @@ const SINCE: i64 = 1_794_787_200;
 const WEEK: i64 = 7 * 86_400;
 
 const RESOURCES: &[&str] = &[
-    "users", "orders", "invoices", "payments", "products", "carts", "shipments", "refunds",
-    "coupons", "reviews", "accounts", "sessions", "reports", "exports", "webhooks", "teams",
+    "users",
+    "orders",
+    "invoices",
+    "payments",
+    "products",
+    "carts",
+    "shipments",
+    "refunds",
+    "coupons",
+    "reviews",
+    "accounts",
+    "sessions",
+    "reports",
+    "exports",
+    "webhooks",
+    "teams",
 ];
-const ACTIONS: &[&str] = &["items", "history", "status", "notes", "events", "admin", "summary", "export"];
+const ACTIONS: &[&str] = &[
+    "items", "history", "status", "notes", "events", "admin", "summary", "export",
+];
 const METHODS: [Method; 4] = [Method::Get, Method::Post, Method::Put, Method::Delete];
 
 /// The k-th endpoint of a service: a distinct, realistic-looking template.
@@ -43,7 +61,11 @@ fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
         service: format!("svc-{service:02}"),
         method: METHODS[(k / RESOURCES.len() / ACTIONS.len()) % METHODS.len()],
         template: PathTemplate::parse(&template(k)),
-        source: if k % 2 == 0 { TemplateSource::Route } else { TemplateSource::Inferred },
+        source: if k % 2 == 0 {
+            TemplateSource::Route
+        } else {
+            TemplateSource::Inferred
+        },
         requests,
         status,
         ok_with_auth: status.s2xx - without,
@@ -52,7 +74,9 @@ fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
         first_seen: week_start + (k as i64 % 86_400),
         last_seen: week_start + WEEK - 1 - (k as i64 % 3_600),
         examples: vec![template(k).replace("{id}", "8812")],
-        callers: (0..3).map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c)).collect(),
+        callers: (0..3)
+            .map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c))
+            .collect(),
     }
 }
 
@@ -79,7 +103,10 @@ fn input() -> ReportInput {
                     operation_id: None,
                     security: Security::Required,
                     deprecated: k % 100 == 42,
-                    path_params: vec![PathParam { name: "id".into(), may_contain_slashes: false }],
+                    path_params: vec![PathParam {
+                        name: "id".into(),
+                        may_contain_slashes: false,
+                    }],
                     line: Some(10 + k * 12),
                 });
             }
@@ -96,7 +123,16 @@ fn input() -> ReportInput {
         });
     }
     let diff = diff::diff(&current, &specs, &DiffOptions::default());
-    ReportInput::new(SINCE + WEEK, Window { since: SINCE, until: SINCE + WEEK }, current, previous, Some(diff))
+    ReportInput::new(
+        SINCE + WEEK,
+        Window {
+            since: SINCE,
+            until: SINCE + WEEK,
+        },
+        current,
+        previous,
+        Some(diff),
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -115,9 +151,15 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("report_100k_endpoints");
     g.sample_size(10);
-    g.bench_function("html", |b| b.iter(|| black_box(report::render_html(black_box(&input)))));
-    g.bench_function("markdown", |b| b.iter(|| black_box(report::render_markdown(black_box(&input)))));
-    g.bench_function("json", |b| b.iter(|| black_box(report::render_json(black_box(&input)))));
+    g.bench_function("html", |b| {
+        b.iter(|| black_box(report::render_html(black_box(&input))))
+    });
+    g.bench_function("markdown", |b| {
+        b.iter(|| black_box(report::render_markdown(black_box(&input))))
+    });
+    g.bench_function("json", |b| {
+        b.iter(|| black_box(report::render_json(black_box(&input))))
+    });
     g.finish();
 }
 

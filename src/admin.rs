@@ -71,19 +71,58 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     let m = state.metrics.snapshot();
     let mut out = String::with_capacity(2048);
     let counters: [(&str, &str, u64); 10] = [
-        ("shadowscan_spans_received_total", "Spans in export requests that decoded.", m.spans_received),
-        ("shadowscan_spans_accepted_total", "Spans stored and acknowledged to exporters.", m.spans_accepted),
-        ("shadowscan_spans_rejected_total", "Spans refused: invalid, shed while busy, or lost to a failed commit.", m.spans_rejected),
-        ("shadowscan_exports_shed_total", "Export requests answered UNAVAILABLE because the writer queue was full.", m.batches_shed),
+        (
+            "shadowscan_spans_received_total",
+            "Spans in export requests that decoded.",
+            m.spans_received,
+        ),
+        (
+            "shadowscan_spans_accepted_total",
+            "Spans stored and acknowledged to exporters.",
+            m.spans_accepted,
+        ),
+        (
+            "shadowscan_spans_rejected_total",
+            "Spans refused: invalid, shed while busy, or lost to a failed commit.",
+            m.spans_rejected,
+        ),
+        (
+            "shadowscan_exports_shed_total",
+            "Export requests answered UNAVAILABLE because the writer queue was full.",
+            m.batches_shed,
+        ),
         ("shadowscan_commits_total", "Store commits.", m.commits),
-        ("shadowscan_commit_failures_total", "Store commits that failed.", m.commit_failures),
-        ("shadowscan_unmatched_requests_total", "404s that matched no route (scanner noise), not inventoried.", m.unmatched),
-        ("shadowscan_overflow_requests_total", "Requests beyond the per-service endpoint cap.", m.overflow),
-        ("shadowscan_evidence_joined_total", "Auth evidence joined to a server span from another export.", m.evidence_joined),
-        ("shadowscan_edges_joined_total", "Caller-service edges joined across spans.", m.edges_joined),
+        (
+            "shadowscan_commit_failures_total",
+            "Store commits that failed.",
+            m.commit_failures,
+        ),
+        (
+            "shadowscan_unmatched_requests_total",
+            "404s that matched no route (scanner noise), not inventoried.",
+            m.unmatched,
+        ),
+        (
+            "shadowscan_overflow_requests_total",
+            "Requests beyond the per-service endpoint cap.",
+            m.overflow,
+        ),
+        (
+            "shadowscan_evidence_joined_total",
+            "Auth evidence joined to a server span from another export.",
+            m.evidence_joined,
+        ),
+        (
+            "shadowscan_edges_joined_total",
+            "Caller-service edges joined across spans.",
+            m.edges_joined,
+        ),
     ];
     for (name, help, value) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     }
     let _ = writeln!(
         out,
@@ -91,7 +130,10 @@ async fn metrics(State(state): State<AdminState>) -> Response {
         m.endpoints_known
     );
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

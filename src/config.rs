@@ -160,16 +160,13 @@ spec = "specs/shop.yaml"
 "#,
         )
         .unwrap();
-        assert_eq!(
-            c.serve.grpc_addr,
-            Some("127.0.0.1:14317".parse().unwrap())
-        );
+        assert_eq!(c.serve.grpc_addr, Some("127.0.0.1:14317".parse().unwrap()));
         assert_eq!(c.specs[0].service, "shop");
-        assert_eq!(c.db(None), PathBuf::from("/var/lib/shadowscan/inventory.db"));
         assert_eq!(
-            c.db(Some(Path::new("flag.db"))),
-            PathBuf::from("flag.db")
+            c.db(None),
+            PathBuf::from("/var/lib/shadowscan/inventory.db")
         );
+        assert_eq!(c.db(Some(Path::new("flag.db"))), PathBuf::from("flag.db"));
     }
 
     #[test]
@@ -183,6 +180,9 @@ spec = "specs/shop.yaml"
     fn relative_paths_follow_the_file() {
         let mut c = Config::parse("db = \"inv.db\"").unwrap();
         c.source = Some(PathBuf::from("/etc/shadowscan/config.toml"));
-        assert_eq!(c.db(None), PathBuf::from("/etc/shadowscan/inventory.db").with_file_name("inv.db"));
+        assert_eq!(
+            c.db(None),
+            PathBuf::from("/etc/shadowscan/inventory.db").with_file_name("inv.db")
+        );
     }
 }

@@ -16,9 +16,18 @@ use crate::store::{Query, Store};
 /// Length-delimited OTLP protobuf export requests, one file per recorded application
 /// (`tests/e2e/jsonl_to_pb.py` made them from the JSON fixtures).
 const FIXTURES: [(&str, &[u8]); 3] = [
-    ("Flask 3 (old HTTP conventions)", include_bytes!("../../fixtures/demo/flask-old.pbd")),
-    ("Express 4", include_bytes!("../../fixtures/demo/express4.pbd")),
-    ("Express 5", include_bytes!("../../fixtures/demo/express5.pbd")),
+    (
+        "Flask 3 (old HTTP conventions)",
+        include_bytes!("../../fixtures/demo/flask-old.pbd"),
+    ),
+    (
+        "Express 4",
+        include_bytes!("../../fixtures/demo/express4.pbd"),
+    ),
+    (
+        "Express 5",
+        include_bytes!("../../fixtures/demo/express5.pbd"),
+    ),
 ];
 
 pub fn run(args: DemoArgs, config: &Config) -> anyhow::Result<ExitStatus> {

@@ -46,7 +46,11 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let mut report = diff::diff(&endpoints, &bindings, &DiffOptions::default());
 
     if let Some(path) = &args.write_baseline {
-        let b = baseline::from_report(&report, "accepted when the baseline was created: review", None);
+        let b = baseline::from_report(
+            &report,
+            "accepted when the baseline was created: review",
+            None,
+        );
         baseline::write(path, &b)?;
         eprintln!(
             "wrote {} accepted findings to {}; give each a reason (and an `expires` date) and commit it",
@@ -93,7 +97,11 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    Ok(if report.fails(&fail_on) { ExitStatus::Drift } else { ExitStatus::Success })
+    Ok(if report.fails(&fail_on) {
+        ExitStatus::Drift
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn output_format(f: DiffFormat) -> output::Format {
@@ -128,8 +136,16 @@ fn fail_on(args: &DiffArgs, config: &Config) -> anyhow::Result<Vec<FindingKind>>
 }
 
 /// The observed endpoints, from trace files, a running server, or the database.
-fn observed(args: &DiffArgs, config: &Config, since: Option<i64>) -> anyhow::Result<Vec<EndpointStats>> {
-    let query = Query { service: None, since, until: None };
+fn observed(
+    args: &DiffArgs,
+    config: &Config,
+    since: Option<i64>,
+) -> anyhow::Result<Vec<EndpointStats>> {
+    let query = Query {
+        service: None,
+        since,
+        until: None,
+    };
     if !args.traces.is_empty() {
         super::ingest::check_files(&args.traces)?;
         let mut sink = FileIngest::new(Store::open_in_memory()?, super::pipeline_config(config)?)?;
@@ -202,7 +218,11 @@ fn suggestions(report: &diff::DiffReport, bindings: &[SpecBinding]) -> anyhow::R
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot read for --suggest", file.display()))?;
         out.push('\n');
-        out.push_str(&output::suggest::suggest(&text, &file.display().to_string(), &shadows)?);
+        out.push_str(&output::suggest::suggest(
+            &text,
+            &file.display().to_string(),
+            &shadows,
+        )?);
     }
     Ok(out)
 }

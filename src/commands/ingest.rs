@@ -20,13 +20,21 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let store = Store::open(&db)?;
     let mut sink = FileIngest::new(store, super::pipeline_config(config)?)?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
+    check_files(&args.files)?;
+    // A bad line stops the run, but what was read before it is committed first: data
+    // already accepted is never lost.
+    let mut outcome = Ok(());
     for file in &args.files {
-        read_into(file, &mut sink, progress)?;
+        if let Err(e) = read_into(file, &mut sink, progress) {
+            outcome = Err(e);
+            break;
+        }
     }
     let summary = sink.summary();
     let endpoints = sink.endpoints_known();
     sink.finish()
         .with_context(|| format!("committing to {}", db.display()))?;
+    outcome?;
     eprintln!(
         "ingested {} spans from {} export requests: {} HTTP server observations, {} unmatched 404s skipped; {} endpoints in {}",
         summary.spans,
@@ -49,7 +57,10 @@ fn format_of(path: &Path, bytes: &[u8]) -> Format {
     {
         return Format::Protobuf;
     }
-    if [".json", ".jsonl", ".ndjson"].iter().any(|ext| name.ends_with(ext)) {
+    if [".json", ".jsonl", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    {
         return Format::Json;
     }
     ingest::detect_format(bytes)
@@ -64,8 +75,7 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
             .read_to_end(&mut bytes)
             .context("reading stdin")?;
     } else {
-        bytes = std::fs::read(file)
-            .with_context(|| format!("{}: cannot read", file.display()))?;
+        bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
     }
     if ingest::is_gzip(&bytes) {
         // Files are trusted more than network input, but not unboundedly: 4 GiB.
@@ -77,9 +87,13 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
         Format::Protobuf => {
             let (_, messages) = ingest::protobuf_messages(&bytes);
             for (i, message) in messages.into_iter().enumerate() {
-                sink.ingest_payload(message, Format::Protobuf).with_context(|| {
-                    format!("{shown}: message {}: not an OTLP ExportTraceServiceRequest", i + 1)
-                })?;
+                sink.ingest_payload(message, Format::Protobuf)
+                    .with_context(|| {
+                        format!(
+                            "{shown}: message {}: not an OTLP ExportTraceServiceRequest",
+                            i + 1
+                        )
+                    })?;
             }
         }
         Format::Json => {
@@ -88,7 +102,9 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
             let mut last = Instant::now();
             for line in ingest::json_lines(&bytes) {
                 sink.ingest_payload(line.bytes, Format::Json)
-                    .with_context(|| format!("{shown}:{}: not an OTLP/JSON export request", line.number))?;
+                    .with_context(|| {
+                        format!("{shown}:{}: not an OTLP/JSON export request", line.number)
+                    })?;
                 if progress && last.elapsed() > Duration::from_millis(500) {
                     last = Instant::now();
                     let done = line.bytes.as_ptr() as usize - bytes.as_ptr() as usize;

@@ -33,7 +33,10 @@ use crate::config::Config;
 
 /// Loads the configuration, sets up logging and runs the chosen command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    init_logging(cli.log.as_deref(), cli.log_format.unwrap_or(LogFormat::Text));
+    init_logging(
+        cli.log.as_deref(),
+        cli.log_format.unwrap_or(LogFormat::Text),
+    );
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
         Command::Serve(args) => serve::run(args, &config),
@@ -45,8 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn init_logging(filter: Option<&str>, format: LogFormat) {
-    let filter = EnvFilter::try_new(filter.unwrap_or("info"))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(filter.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -77,9 +80,7 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("writing to stdout")
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
         _ => Ok(()),
     }
 }
@@ -148,18 +149,21 @@ pub fn fetch_inventory(
             String::from_utf8_lossy(&body).trim()
         );
     }
-    if head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"))
-    {
+    if head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    }) {
         body = dechunk(&body).ok_or_else(|| anyhow::anyhow!("--server {url}: bad chunked body"))?;
     }
     #[derive(serde::Deserialize)]
     struct Doc {
         endpoints: Vec<crate::model::EndpointStats>,
     }
-    let doc: Doc = serde_json::from_slice(&body)
-        .with_context(|| format!("--server {url}: the inventory JSON did not parse; is this a shadowscan admin address?"))?;
+    let doc: Doc = serde_json::from_slice(&body).with_context(|| {
+        format!(
+            "--server {url}: the inventory JSON did not parse; is this a shadowscan admin address?"
+        )
+    })?;
     Ok(doc.endpoints)
 }
 

@@ -44,10 +44,35 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let pipeline_config = super::pipeline_config(config)?;
     let (pipeline, writer) = Pipeline::start(store, pipeline_config)?;
 
-    let grpc = bind(addr(args.grpc_addr, config.serve.grpc_addr, config::DEFAULT_GRPC_ADDR), "OTLP/gRPC").await?;
-    let http = bind(addr(args.http_addr, config.serve.http_addr, config::DEFAULT_HTTP_ADDR), "OTLP/HTTP").await?;
-    let admin = bind(addr(args.admin_addr, config.serve.admin_addr, config::DEFAULT_ADMIN_ADDR), "the admin endpoint").await?;
-    let (grpc_addr, http_addr, admin_addr) = (grpc.local_addr()?, http.local_addr()?, admin.local_addr()?);
+    let grpc = bind(
+        addr(
+            args.grpc_addr,
+            config.serve.grpc_addr,
+            config::DEFAULT_GRPC_ADDR,
+        ),
+        "OTLP/gRPC",
+    )
+    .await?;
+    let http = bind(
+        addr(
+            args.http_addr,
+            config.serve.http_addr,
+            config::DEFAULT_HTTP_ADDR,
+        ),
+        "OTLP/HTTP",
+    )
+    .await?;
+    let admin = bind(
+        addr(
+            args.admin_addr,
+            config.serve.admin_addr,
+            config::DEFAULT_ADMIN_ADDR,
+        ),
+        "the admin endpoint",
+    )
+    .await?;
+    let (grpc_addr, http_addr, admin_addr) =
+        (grpc.local_addr()?, http.local_addr()?, admin.local_addr()?);
     tracing::info!(%grpc_addr, %http_addr, %admin_addr, db = %db.display(), "shadowscan listening");
     if let Some(ready) = &args.ready_file {
         write_ready_file(ready, grpc_addr, http_addr, admin_addr)?;
@@ -71,12 +96,25 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
                 .await
         }
     });
-    let grpc_task = tokio::spawn(ingest::run_grpc(grpc, pipeline.clone(), limits, stop.clone().cancelled_owned()));
-    let http_task = tokio::spawn(ingest::run_http(http, pipeline.clone(), limits, stop.clone().cancelled_owned()));
+    let grpc_task = tokio::spawn(ingest::run_grpc(
+        grpc,
+        pipeline.clone(),
+        limits,
+        stop.clone().cancelled_owned(),
+    ));
+    let http_task = tokio::spawn(ingest::run_http(
+        http,
+        pipeline.clone(),
+        limits,
+        stop.clone().cancelled_owned(),
+    ));
     drop(pipeline);
 
     let mut failed = false;
-    for (what, res) in [("OTLP/gRPC", grpc_task.await), ("OTLP/HTTP", http_task.await)] {
+    for (what, res) in [
+        ("OTLP/gRPC", grpc_task.await),
+        ("OTLP/HTTP", http_task.await),
+    ] {
         match res {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -92,16 +130,32 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         }
     }
     // Receivers are done: their pipeline handles are dropped, so the writer drains and commits.
-    let store = writer.join().await.context("flushing the inventory on shutdown")?;
+    let store = writer
+        .join()
+        .await
+        .context("flushing the inventory on shutdown")?;
     let stats = store.stats()?;
-    tracing::info!(endpoints = stats.endpoints, requests = stats.requests, "inventory flushed; bye");
+    tracing::info!(
+        endpoints = stats.endpoints,
+        requests = stats.requests,
+        "inventory flushed; bye"
+    );
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin endpoint failed");
     }
-    Ok(if failed { ExitStatus::Error } else { ExitStatus::Success })
+    Ok(if failed {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    })
 }
 
-fn write_ready_file(path: &Path, grpc: SocketAddr, http: SocketAddr, admin: SocketAddr) -> anyhow::Result<()> {
+fn write_ready_file(
+    path: &Path,
+    grpc: SocketAddr,
+    http: SocketAddr,
+    admin: SocketAddr,
+) -> anyhow::Result<()> {
     let body = serde_json::json!({ "grpc": grpc.to_string(), "http": http.to_string(), "admin": admin.to_string() });
     // Write then rename, so a polling reader never sees half a file.
     let tmp = path.with_extension("tmp");
@@ -114,15 +168,16 @@ async fn wait_for_signal(stop: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
-                let _ = ctrl_c.await;
-                stop.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
+                    let _ = ctrl_c.await;
+                    stop.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -163,7 +163,12 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
     card(&mut out, "endpoints", n(h.endpoints), "");
     card(&mut out, "requests", Some(h.requests), "");
     card(&mut out, "shadow", h.shadow.map(|x| x as u64), "c-shadow");
-    card(&mut out, "unauthenticated", h.unauthenticated.map(|x| x as u64), "c-unauth");
+    card(
+        &mut out,
+        "unauthenticated",
+        h.unauthenticated.map(|x| x as u64),
+        "c-unauth",
+    );
     card(&mut out, "zombie", h.zombie.map(|x| x as u64), "c-zombie");
     card(&mut out, "unobserved", h.unobserved.map(|x| x as u64), "");
     card(&mut out, "new", n(h.new), "");
@@ -280,7 +285,11 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         };
         let rows = &a.rows[s.rows.clone()];
         let mut idx: Vec<usize> = (0..keep).collect();
-        idx.sort_by(|&x, &y| cell_weight(rows[y].ep).total_cmp(&cell_weight(rows[x].ep)).then(x.cmp(&y)));
+        idx.sort_by(|&x, &y| {
+            cell_weight(rows[y].ep)
+                .total_cmp(&cell_weight(rows[x].ep))
+                .then(x.cmp(&y))
+        });
         let mut w: Vec<f64> = idx.iter().map(|&i| cell_weight(rows[i].ep)).collect();
         if rest > 0.0 {
             w.push(rest);
@@ -332,7 +341,12 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             esc(out, r.ep.template.as_str());
             out.push_str(" — ");
             esc(out, s.name);
-            let _ = write!(out, "\n{} requests; auth {}", thousands(r.ep.requests), r.auth.as_str());
+            let _ = write!(
+                out,
+                "\n{} requests; auth {}",
+                thousands(r.ep.requests),
+                r.auth.as_str()
+            );
             for k in r.kinds.iter() {
                 let _ = write!(out, "; {}", k.as_str());
             }
@@ -505,7 +519,11 @@ fn callers(out: &mut String, a: &Analysis<'_>) {
             out.push_str("</code>");
         }
         if c.endpoints.len() > 3 {
-            let _ = write!(out, " <span class=\"dim\">+{}</span>", c.endpoints.len() - 3);
+            let _ = write!(
+                out,
+                " <span class=\"dim\">+{}</span>",
+                c.endpoints.len() - 3
+            );
         }
         out.push_str("</td></tr>\n");
     }

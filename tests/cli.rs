@@ -1,0 +1,673 @@
+//! The command line and the daemon as users run them: `serve` fed by the real OpenTelemetry
+//! Python SDK over gRPC and HTTP (gzip), restarts and `kill -9`, `inventory`, `ingest`,
+//! `diff` exit statuses and outputs, and httpbin under Flask instrumentation as the
+//! acceptance test for detection quality.
+//!
+//! The Python side comes from `scripts/setup-e2e.sh` (the README's test command runs it).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shadowscan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shadowscan"));
+    c.env_remove("SHADOWSCAN_DB")
+        .env_remove("SHADOWSCAN_CONFIG")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn python() -> PathBuf {
+    let p = repo().join(".venv-e2e/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup-e2e.sh (the README's test command, scripts/test.sh, does)",
+        p.display()
+    );
+    p
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run command")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn wait_for_file(path: &Path, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                return v;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A running `shadowscan serve` on loopback ports chosen by the OS.
+struct Server {
+    child: Child,
+    grpc: String,
+    http: String,
+    admin: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Server {
+        let ready = db.with_extension("ready.json");
+        let _ = std::fs::remove_file(&ready);
+        let child = shadowscan()
+            .args([
+                "serve",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--db")
+            .arg(db)
+            .arg("--ready-file")
+            .arg(&ready)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start shadowscan serve");
+        let v = wait_for_file(&ready, "shadowscan serve");
+        let s = |k: &str| v[k].as_str().unwrap().to_owned();
+        Server {
+            child,
+            grpc: s("grpc"),
+            http: s("http"),
+            admin: s("admin"),
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it; returns what it logged.
+    fn stop(mut self) -> String {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for serve");
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        assert!(status.success(), "serve exited with {status}: {log}");
+        log
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn inventory_json(db: &Path) -> Vec<Value> {
+    let out = run(shadowscan()
+        .arg("inventory")
+        .arg("--db")
+        .arg(db)
+        .args(["--format", "json"]));
+    assert!(out.status.success(), "inventory failed: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("inventory JSON");
+    v["endpoints"].as_array().unwrap().clone()
+}
+
+/// Parameter names are not significant: `/carts/{cartId}` is `/carts/{}`.
+fn shape(t: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in t.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if !in_param => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+type Key = (String, String, String);
+
+fn by_key(endpoints: &[Value]) -> BTreeMap<Key, &Value> {
+    endpoints
+        .iter()
+        .map(|e| {
+            let k = (
+                e["service"].as_str().unwrap().to_owned(),
+                e["method"].as_str().unwrap().to_owned(),
+                shape(e["template"].as_str().unwrap()),
+            );
+            (k, e)
+        })
+        .collect()
+}
+
+/// Runs the real Python SDK exporter against `target` and returns its summary of what it sent.
+fn export_with_python_sdk(args: &[&str]) -> Value {
+    let out = run(Command::new(python())
+        .arg(repo().join("tests/e2e/export_spans.py"))
+        .args(args));
+    assert!(
+        out.status.success(),
+        "export_spans.py {args:?} failed: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("export summary JSON")
+}
+
+/// The inventory holds exactly what the SDK sent: endpoints, templates, counts, statuses
+/// and auth evidence; scanner 404s are not endpoints.
+fn assert_inventory_matches(sent: &[&Value], endpoints: &[Value]) {
+    let got = by_key(endpoints);
+    let mut want: BTreeMap<Key, (u64, u64, u64, BTreeMap<String, u64>)> = BTreeMap::new();
+    for summary in sent {
+        for e in summary["endpoints"].as_array().unwrap() {
+            // The exporter sets `service.namespace=shop`; shadowscan names services
+            // `namespace/name`.
+            let k = (
+                format!("shop/{}", e["service"].as_str().unwrap()),
+                e["method"].as_str().unwrap().to_owned(),
+                shape(e["template"].as_str().unwrap()),
+            );
+            let w = want.entry(k).or_default();
+            w.0 += e["requests"].as_u64().unwrap();
+            w.1 += e["successes_with_auth_evidence"].as_u64().unwrap();
+            w.2 += e["successes_without_auth_evidence"].as_u64().unwrap();
+            for (code, n) in e["status"].as_object().unwrap() {
+                *w.3.entry(code.clone()).or_default() += n.as_u64().unwrap();
+            }
+        }
+    }
+    let got_keys: Vec<&Key> = got.keys().collect();
+    let want_keys: Vec<&Key> = want.keys().collect();
+    assert_eq!(
+        got_keys, want_keys,
+        "endpoints differ from what the SDK sent"
+    );
+    for (k, (requests, with, without, statuses)) in &want {
+        let e = got[k];
+        assert_eq!(e["requests"].as_u64().unwrap(), *requests, "{k:?} requests");
+        assert_eq!(
+            e["ok_with_auth"].as_u64().unwrap(),
+            *with,
+            "{k:?} successes with auth evidence"
+        );
+        assert_eq!(
+            e["ok_without_auth"].as_u64().unwrap(),
+            *without,
+            "{k:?} successes without auth evidence"
+        );
+        let s = &e["status"];
+        let count = |prefix: char| {
+            statuses
+                .iter()
+                .filter(|(c, _)| c.starts_with(prefix))
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        assert_eq!(s["s2xx"].as_u64().unwrap(), count('2'), "{k:?} 2xx");
+        assert_eq!(s["s4xx"].as_u64().unwrap(), count('4'), "{k:?} 4xx");
+        assert_eq!(
+            s["s401"].as_u64().unwrap(),
+            statuses.get("401").copied().unwrap_or(0),
+            "{k:?} 401"
+        );
+        assert_eq!(
+            s["s403"].as_u64().unwrap(),
+            statuses.get("403").copied().unwrap_or(0),
+            "{k:?} 403"
+        );
+    }
+}
+
+#[test]
+fn python_sdk_exports_over_grpc_and_http_become_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let server = Server::start(&db);
+    let grpc = export_with_python_sdk(&["--grpc", &server.grpc, "--seed", "7"]);
+    let http =
+        export_with_python_sdk(&["--http", &format!("http://{}", server.http), "--seed", "7"]);
+    assert_eq!(grpc["compression"], "gzip");
+    assert_eq!(http["compression"], "gzip");
+
+    // The admin endpoint reports what the receivers took in.
+    let metrics = http_get(&server.admin, "/metrics");
+    let accepted = metric(&metrics, "shadowscan_spans_accepted_total");
+    let exported =
+        grpc["spans_exported"].as_u64().unwrap() + http["spans_exported"].as_u64().unwrap();
+    assert_eq!(
+        accepted, exported,
+        "every exported span is acknowledged as stored:\n{metrics}"
+    );
+    assert!(http_get(&server.admin, "/healthz").starts_with("ok"));
+    let live: Value = serde_json::from_str(&http_get(&server.admin, "/api/v1/inventory")).unwrap();
+
+    let log = server.stop();
+    assert!(
+        log.contains("inventory flushed"),
+        "graceful shutdown flushes: {log}"
+    );
+    let endpoints = inventory_json(&db);
+    assert_inventory_matches(&[&grpc, &http], &endpoints);
+    assert_eq!(
+        live["endpoints"].as_array().unwrap().len(),
+        endpoints.len(),
+        "the admin API serves the same inventory"
+    );
+
+    // Unmatched scanner probes never become endpoints.
+    for probe in grpc["unmatched"].as_array().unwrap() {
+        let path = probe["path"].as_str().unwrap();
+        assert!(
+            !endpoints
+                .iter()
+                .any(|e| e["template"].as_str() == Some(path)),
+            "scanner probe {path} was inventoried"
+        );
+    }
+    // Caller services are reconstructed from client spans in another service.
+    let invoices = endpoints
+        .iter()
+        .find(|e| {
+            e["service"] == "shop/legacy-billing"
+                && e["template"].as_str().unwrap().starts_with("/invoices/")
+                && !e["template"].as_str().unwrap().ends_with("/pdf")
+        })
+        .expect("invoice endpoint");
+    assert!(
+        invoices["callers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("checkout-api")),
+        "callers: {}",
+        invoices["callers"]
+    );
+    // Credential values never reach the store: the SDK redacts them here, and shadowscan
+    // records presence only.
+    let raw = std::fs::read(&db).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("Bearer "),
+        "a credential value reached the database"
+    );
+}
+
+#[test]
+fn acknowledged_exports_survive_kill_9_and_a_restart_continues_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let server = Server::start(&db);
+    let first = export_with_python_sdk(&["--grpc", &server.grpc, "--seed", "3"]);
+    // The exporter returned success: every span it sent was acknowledged. Now crash.
+    server.kill9();
+    assert_inventory_matches(&[&first], &inventory_json(&db));
+
+    let server = Server::start(&db);
+    let second = export_with_python_sdk(&["--grpc", &server.grpc, "--seed", "3"]);
+    server.stop();
+    assert_inventory_matches(&[&first, &second], &inventory_json(&db));
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    body.to_owned()
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+/// httpbin under the Flask instrumentation, exercised over every route it serves and
+/// exporting to `shadowscan serve`: the diff against its own /spec.json reports exactly the
+/// routes it serves without documenting them.
+#[test]
+fn httpbin_acceptance_exactly_its_undocumented_routes_are_shadow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let server = Server::start(&db);
+    let ready = dir.path().join("httpbin.ready.json");
+    let mut app = Command::new(python())
+        .arg(repo().join("tests/e2e/httpbin_app.py"))
+        .args(["--otlp-grpc", &server.grpc, "--ready-file"])
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start httpbin");
+    let url = wait_for_file(&ready, "httpbin")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routes = dir.path().join("routes.json");
+    let spec = dir.path().join("spec.json");
+    let out = run(Command::new(python())
+        .arg(repo().join("tests/e2e/exercise_httpbin.py"))
+        .args(["--url", &url, "--routes-out"])
+        .arg(&routes)
+        .arg("--spec-out")
+        .arg(&spec));
+    assert!(
+        out.status.success(),
+        "exercising httpbin failed: {}",
+        stderr(&out)
+    );
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(app.id() as i32, libc::SIGTERM) };
+    let status = app.wait().unwrap();
+    assert!(
+        status.success(),
+        "httpbin's exporter failed to deliver every span"
+    );
+    server.stop();
+
+    let truth: Value = serde_json::from_slice(&std::fs::read(&routes).unwrap()).unwrap();
+    let mut want: Vec<String> = truth["undocumented_routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("GET {}", shape(r.as_str().unwrap())))
+        .collect();
+    want.sort();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(&spec)
+        .arg("--db")
+        .arg(&db)
+        .args(["--service", "httpbin", "--format", "json"]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "shadow endpoints fail the run: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "shadow")
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["method"].as_str().unwrap(),
+                shape(f["path"].as_str().unwrap())
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn diff_of_recorded_httpbin_traffic_finds_exactly_the_undocumented_routes() {
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(repo().join("fixtures/httpbin-spec.json"))
+        .arg("--traces")
+        .arg(repo().join("fixtures/httpbin.jsonl"))
+        .args(["--service", "httpbin", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let truth: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("fixtures/httpbin-routes.json")).unwrap(),
+    )
+    .unwrap();
+    let mut want: Vec<String> = truth["undocumented_routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| shape(r.as_str().unwrap()))
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "shadow")
+        .map(|f| shape(f["path"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn diff_exit_statuses_gate_ci() {
+    let spec = repo().join("fixtures/httpbin-spec.json");
+    let traces = repo().join("fixtures/httpbin.jsonl");
+    let diff = |extra: &[&str]| {
+        run(shadowscan()
+            .arg("diff")
+            .arg(&spec)
+            .arg("--traces")
+            .arg(&traces)
+            .args(["--service", "httpbin"])
+            .args(extra))
+    };
+    assert_eq!(
+        diff(&[]).status.code(),
+        Some(1),
+        "shadow endpoints fail by default"
+    );
+    assert_eq!(
+        diff(&["--fail-on", "zombie"]).status.code(),
+        Some(0),
+        "no zombie here"
+    );
+    assert_eq!(diff(&["--fail-on", "none"]).status.code(), Some(0));
+    let bad = diff(&["--fail-on", "shadows"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unknown finding kind `shadows`"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // A spec that cannot be read is an error naming the file and line, never "no drift".
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("openapi.yaml");
+    std::fs::write(
+        &broken,
+        "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n  /users:\n    get: [unclosed\n",
+    )
+    .unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(&broken)
+        .arg("--traces")
+        .arg(&traces));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("openapi.yaml:") && err.contains(":5") || err.contains("openapi.yaml:6"),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no report for a spec that failed to load"
+    );
+
+    // Several services and no mapping: say so instead of guessing.
+    let two = run(shadowscan()
+        .arg("diff")
+        .arg(&spec)
+        .arg("--traces")
+        .arg(repo().join("fixtures/express4.jsonl"))
+        .arg(repo().join("fixtures/flask-old.jsonl")));
+    assert_eq!(two.status.code(), Some(2));
+    assert!(stderr(&two).contains("--service"), "{}", stderr(&two));
+}
+
+#[test]
+fn baseline_accepts_findings_until_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = repo().join("fixtures/httpbin-spec.json");
+    let traces = repo().join("fixtures/httpbin.jsonl");
+    let baseline = dir.path().join("shadowscan-baseline.toml");
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(&spec)
+        .arg("--traces")
+        .arg(&traces)
+        .args(["--service", "httpbin", "--write-baseline"])
+        .arg(&baseline));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(&spec)
+        .arg("--traces")
+        .arg(&traces)
+        .args(["--service", "httpbin", "--baseline"])
+        .arg(&baseline));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "every finding accepted: {}",
+        stderr(&out)
+    );
+    // Expire one entry: it fails again.
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    let expired = text.replacen("reason =", "expires = \"2020-01-01\"\nreason =", 1);
+    assert_ne!(expired, text);
+    std::fs::write(&baseline, expired).unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg(&spec)
+        .arg("--traces")
+        .arg(&traces)
+        .args(["--service", "httpbin", "--baseline"])
+        .arg(&baseline));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an expired acceptance fails again: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn ingest_names_the_bad_line_and_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let good = std::fs::read_to_string(repo().join("fixtures/flask-old.jsonl")).unwrap();
+    let lines = good.lines().count();
+    let file = dir.path().join("traces.jsonl");
+    std::fs::write(
+        &file,
+        format!("{good}{{\"resourceSpans\": [{{\"scopeSpans\": 7}}]}}\n"),
+    )
+    .unwrap();
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&db).arg(&file));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("traces.jsonl:{}", lines + 1)),
+        "{err}"
+    );
+    assert!(
+        !inventory_json(&db).is_empty(),
+        "lines before the bad one stay ingested"
+    );
+
+    let missing = run(shadowscan()
+        .arg("ingest")
+        .arg("--db")
+        .arg(&db)
+        .arg(dir.path().join("nope.jsonl")));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("nope.jsonl"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn ingest_reads_json_lines_protobuf_and_gzip_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.db");
+    let b = dir.path().join("b.db");
+    let out = run(shadowscan()
+        .arg("ingest")
+        .arg("--db")
+        .arg(&a)
+        .arg(repo().join("fixtures/flask-old.jsonl")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(shadowscan()
+        .arg("ingest")
+        .arg("--db")
+        .arg(&b)
+        .arg(repo().join("fixtures/flask-old.pb")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let strip = |v: Vec<Value>| -> Vec<(String, String, u64)> {
+        v.into_iter()
+            .map(|e| {
+                (
+                    e["method"].as_str().unwrap().into(),
+                    e["template"].as_str().unwrap().into(),
+                    e["requests"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(inventory_json(&a)),
+        strip(inventory_json(&b)),
+        "JSON lines and protobuf give the same inventory"
+    );
+
+    // The same JSON lines gzip-compressed, with no telling extension.
+    let c = dir.path().join("c.db");
+    let gz = dir.path().join("traces.otlp");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut enc,
+        &std::fs::read(repo().join("fixtures/flask-old.jsonl")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&c).arg(&gz));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        strip(inventory_json(&a)),
+        strip(inventory_json(&c)),
+        "gzip changes nothing"
+    );
+}
