@@ -224,9 +224,12 @@ impl<'r, 'b> Builder<'r, 'b> {
                 self.index += 1;
             }
             _ => {
-                // A mixed value keeps its literal suffix (`{id}.pdf`, `{id}:cancel`); the split
-                // is only offered for unencoded segments, so byte offsets agree with `raw`.
-                let suffix = split.map_or("", |k| &raw[k..]);
+                // A mixed value keeps its literal suffix (`{id}.pdf`, `{id}:cancel`), taken
+                // from the decoded bytes: it is ASCII by construction, and offsets into an
+                // encoded `raw` would differ.
+                let suffix = split
+                    .and_then(|k| std::str::from_utf8(&decoded[k..]).ok())
+                    .unwrap_or("");
                 self.push_param(class, suffix);
             }
         }
@@ -369,33 +372,39 @@ pub fn classify(
     if date_len(d).is_some_and(|n| n == d.len()) {
         return (Class::Date, None);
     }
-    if d.iter().all(|b| b.is_ascii_graphic()) {
-        // `{id}.pdf`, `{id}:cancel`: a data stem with a word suffix (an extension holding a
-        // letter, or an all-letter custom method).
-        if let Some(k) = d.iter().rposition(|&b| b == b'.' || b == b':') {
-            let (stem, suffix) = (&d[..k], &d[k + 1..]);
-            let word_suffix = !suffix.is_empty()
-                && suffix.len() <= 12
-                && if d[k] == b'.' {
-                    suffix.iter().all(u8::is_ascii_alphanumeric)
-                        && suffix.iter().any(u8::is_ascii_alphabetic)
-                } else {
-                    suffix.iter().all(u8::is_ascii_alphabetic)
-                };
-            if word_suffix && !stem.is_empty() {
-                if let Some(c) = core_class(stem, rules) {
-                    return (c, Some(k));
-                }
+    // `{id}.pdf`, `{id}:cancel`, `{param}.json`: a data stem with a word suffix (an
+    // extension holding a letter, or an all-letter custom method).
+    if let Some(k) = d.iter().rposition(|&b| b == b'.' || b == b':') {
+        let (stem, suffix) = (&d[..k], &d[k + 1..]);
+        let word_suffix = !suffix.is_empty()
+            && suffix.len() <= 12
+            && if d[k] == b'.' {
+                suffix.iter().all(u8::is_ascii_alphanumeric)
+                    && suffix.iter().any(u8::is_ascii_alphabetic)
+            } else {
+                suffix.iter().all(u8::is_ascii_alphabetic)
+            };
+        if word_suffix && !stem.is_empty() {
+            if let Some(c) = core_class(stem, rules) {
+                return (c, Some(k));
+            }
+            if is_text(stem) {
+                return (Class::Text, Some(k));
             }
         }
     }
     if let Some(c) = core_class(d, rules) {
         return (c, None);
     }
-    if d.iter().any(|&b| b == b' ' || !(0x20..0x7f).contains(&b)) {
+    if is_text(d) {
         return (Class::Text, None);
     }
     (Class::Literal, None)
+}
+
+/// Spaces, control characters or non-ASCII: decoded text no route literal holds.
+fn is_text(d: &[u8]) -> bool {
+    d.iter().any(|&b| b == b' ' || !(0x20..0x7f).contains(&b))
 }
 
 fn core_class(d: &[u8], rules: &InferRules) -> Option<Class> {
@@ -675,6 +684,8 @@ mod tests {
             ("/search/hello%20world", "/search/{param}"),
             ("/tags/caf%C3%A9", "/tags/{param}"),
             ("/files/12345.pdf", "/files/{id}.pdf"),
+            ("/u/harbor%20nimbus.json", "/u/{param}.json"),
+            ("/p/%31%32%33.json", "/p/{id}.json"),
             ("/v1/jobs/8812:cancel", "/v1/jobs/{id}:cancel"),
             ("/login;jsessionid=0A1B2C3D4E5F", "/login"),
             ("/cart;jsessionid=0A1B2C3D/items/9", "/cart/items/{id}"),
