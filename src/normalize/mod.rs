@@ -15,7 +15,8 @@
 //!   credentials, and routes that nested routers put on their own spans.
 //!
 //! # Counting
-//! `spans = observations + client_calls + spans that gave evidence + ignored.*`, where
+//! `spans = observations + client_calls + child spans that gave evidence or a route +
+//! ignored.*`, where
 //! `ignored.unmatched` are 404s without a valid route (scanners), `ignored.incomplete` HTTP
 //! server spans without method or path, `ignored.not_http` everything else.
 //!
