@@ -726,6 +726,8 @@ mod tests {
             "/releases/release-2024",
             "/arch/x86",
             "/docs/README.md",
+            // a word-like stem before an extension is a name, not data (learning decides)
+            "/reports/report-12.pdf",
             "/static/app.min.js",
             "/.well-known/openid-configuration",
             "/wp-login.php",

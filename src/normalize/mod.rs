@@ -49,7 +49,36 @@ use conventions::Attrs;
 use route::raw_segments;
 
 /// Rules that configuration can change: the `[normalize]` table of the config file. Every
-/// field has a default, so an empty table (or none) gives the documented behaviour.
+/// field has a default, so an empty table (or none) gives the documented behaviour; unknown
+/// keys are errors, so a typo does not silently fall back to a default.
+///
+/// ```toml
+/// [normalize]
+/// unspecified_roots = true
+/// slashy_params = ["path", "file_path"]
+///
+/// [normalize.auth]
+/// span_patterns = ["auth", "jwt", "tenantGuard"]   # replaces the default list
+/// span_exclusions = ["author"]
+/// rejected_statuses = [401, 403]
+///
+/// [normalize.infer]
+/// protect_first_segment = true
+/// min_hex_len = 12
+/// min_token_len = 16
+/// min_digits = 3
+///
+/// [normalize.learn]
+/// min_distinct = 8
+/// min_irregular = 2
+/// min_distinct_words = 100
+/// max_endpoints = 200000
+///
+/// [[normalize.overrides]]
+/// service = "shop"
+/// templates = ["/files/{name}"]
+/// literal = ["/api/me"]
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Rules {

@@ -651,6 +651,7 @@ fn overrides_from_toml_force_parameters_and_literals() {
     )
     .unwrap();
     assert_eq!(cfg.normalize.overrides.len(), 2);
+    assert_eq!(cfg.normalize.overrides[0].templates, ["/files/{name}"]);
     assert_eq!(cfg.normalize.auth, AuthRules::default());
     let n = Normalizer::new(cfg.normalize);
     let t = |svc: &str, path: &str| {
@@ -682,6 +683,39 @@ fn overrides_from_toml_force_parameters_and_literals() {
         (0..8).collect::<Vec<_>>(),
         "/api/me stays literal"
     );
+}
+
+#[test]
+fn the_documented_config_example_parses() {
+    let rules: Rules = toml::from_str(
+        r#"
+        unspecified_roots = true
+        slashy_params = ["path", "file_path"]
+        [auth]
+        span_patterns = ["auth", "jwt", "tenantGuard"]
+        span_exclusions = ["author"]
+        rejected_statuses = [401, 403]
+        [infer]
+        protect_first_segment = true
+        min_hex_len = 12
+        min_token_len = 16
+        min_digits = 3
+        [learn]
+        min_distinct = 8
+        min_irregular = 2
+        min_distinct_words = 100
+        max_endpoints = 200000
+        [[overrides]]
+        service = "shop"
+        templates = ["/files/{name}"]
+        literal = ["/api/me"]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(rules.infer, InferRules::default());
+    assert_eq!(rules.learn, LearnRules::default());
+    assert_eq!(rules.auth.span_patterns.len(), 3);
+    assert!(toml::from_str::<Rules>("").unwrap() == Rules::default());
 }
 
 #[test]
