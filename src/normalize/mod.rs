@@ -517,6 +517,22 @@ fn template_for(
     });
     let mismatched = match checked {
         Some((r, RouteMatch::Full)) => {
+            // Some instrumentations put the concrete path in http.route. A route without
+            // parameters whose segments inference would parameterise is such a path: trusting
+            // it would make one endpoint per id.
+            if !r.template.has_params() {
+                let mut b = infer::Builder::new(&n.rules.infer, scratch);
+                b.push_raw(raw_segments(path));
+                let inf = b.finish();
+                if inf.template.has_params() {
+                    let why = format!(
+                        "http.route {} is a concrete path{}",
+                        r.template,
+                        suffix_why(&inf.explanation)
+                    );
+                    return (inf.template, TemplateSource::Inferred, Some(why), meta);
+                }
+            }
             // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
             meta.route_ok = status != Some(404) || r.specificity().1 > 0;
             return (r.template, TemplateSource::Route, None, meta);

@@ -282,6 +282,31 @@ fn nested_routers_the_most_specific_matching_route_wins() {
 }
 
 #[test]
+fn a_concrete_path_reported_as_route_is_not_trusted() {
+    let spans = [
+        express_server(
+            1,
+            "GET",
+            Some("/users/8812/orders/550e8400-e29b-41d4-a716-446655440000"),
+            "/users/8812/orders/550e8400-e29b-41d4-a716-446655440000",
+            200,
+        ),
+        express_server(2, "GET", Some("/health"), "/health", 200),
+        // a genuine literal route on an id-looking path is still a concrete path: 404 noise
+        express_server(3, "GET", Some("/files/12345"), "/files/12345", 404),
+    ];
+    let b = run(&resource("shop"), &spans);
+    assert_eq!(b.observations.len(), 2);
+    let o = &b.observations[0];
+    assert_eq!(o.template.as_str(), "/users/{id}/orders/{uuid}");
+    assert_eq!(o.source, TemplateSource::Inferred);
+    assert!(o.explanation.as_deref().unwrap().contains("concrete path"));
+    assert_eq!(b.observations[1].template.as_str(), "/health");
+    assert_eq!(b.observations[1].source, TemplateSource::Route);
+    assert_eq!(b.ignored.unmatched, 1);
+}
+
+#[test]
 fn child_routes_arriving_before_their_server_span_still_count() {
     let spans = [
         express_layer(
