@@ -31,7 +31,7 @@ pub mod infer;
 pub mod learn;
 pub mod route;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -215,6 +215,7 @@ impl Normalizer {
             links: Vec::new(),
             service: None,
             scratch: infer::Scratch::default(),
+            other_servers: Vec::new(),
         }
     }
 
@@ -305,6 +306,9 @@ pub struct BatchNormalizer<'r> {
     links: Vec<(SpanRef, [u8; 8])>,
     service: Option<ServiceEntry>,
     scratch: infer::Scratch,
+    /// Server spans of this batch that are not HTTP observations (RPC, incomplete): their
+    /// children's evidence has nowhere to go and must not wait as orphans.
+    other_servers: Vec<SpanRef>,
 }
 
 impl BatchNormalizer<'_> {
@@ -369,8 +373,13 @@ impl BatchNormalizer<'_> {
 
     fn push_server(&mut self, resource: &ResourceView<'_>, span: &SpanView<'_>, a: &Attrs<'_, '_>) {
         let n = self.n;
+        let me = SpanRef {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+        };
         if a.has(AttrKey::RpcSystem) {
             self.out.ignored.not_http += 1;
+            self.other_servers.push(me);
             return;
         }
         let path = conventions::path(a);
@@ -380,6 +389,7 @@ impl BatchNormalizer<'_> {
             } else {
                 self.out.ignored.not_http += 1;
             }
+            self.other_servers.push(me);
             return;
         };
         let status = conventions::status(a);
@@ -461,9 +471,11 @@ impl BatchNormalizer<'_> {
                 .collect();
             let mut parents: Option<IdMap<[u8; 8]>> = None;
             let mut orphans: IdMap<AuthEvidence> = IdMap::default();
+            let other: HashSet<SpanRef> = self.other_servers.iter().copied().collect();
             for &(parent, ev) in &self.evidence {
                 match resolve(parent, &index, &mut parents, &self.links) {
                     Ok(i) => self.out.observations[i].evidence |= ev,
+                    Err(top) if other.contains(&top) => {}
                     Err(top) => *orphans.entry(top).or_default() |= ev,
                 }
             }
