@@ -402,9 +402,11 @@ pub fn classify(
     (Class::Literal, None)
 }
 
-/// Spaces, control characters or non-ASCII: decoded text no route literal holds.
+/// Spaces, control characters, non-ASCII, or a slash (which can only have been encoded, as
+/// GitLab's `group%2Fproject` ids are): decoded text no route literal holds.
 fn is_text(d: &[u8]) -> bool {
-    d.iter().any(|&b| b == b' ' || !(0x20..0x7f).contains(&b))
+    d.iter()
+        .any(|&b| b == b' ' || b == b'/' || !(0x20..0x7f).contains(&b))
 }
 
 fn core_class(d: &[u8], rules: &InferRules) -> Option<Class> {
@@ -703,6 +705,46 @@ mod tests {
             (
                 "/550e8400-e29b-41d4-a716-446655440000/x",
                 "/550e8400-e29b-41d4-a716-446655440000/x",
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(inf(p), want, "path {p:?}");
+        }
+    }
+
+    #[test]
+    fn well_known_public_apis() {
+        let cases = [
+            (
+                "/repos/rust-lang/rust/issues/12345",
+                "/repos/rust-lang/rust/issues/{id}",
+            ),
+            (
+                "/repos/rust-lang/rust/git/commits/9fc6b43126469e3858e2fe86cafb4f0fd5068869",
+                "/repos/rust-lang/rust/git/commits/{hash}",
+            ),
+            ("/v1/customers/cus_NffrFeUfNV2Hib", "/v1/customers/{token}"),
+            (
+                "/v1/charges/ch_3MmlLrLkdIwHu7ix0snN0B15/refunds",
+                "/v1/charges/{token}/refunds",
+            ),
+            ("/api/conversations.history", "/api/conversations.history"),
+            ("/wiki/Special:Search", "/wiki/Special:Search"),
+            (
+                "/api/v4/projects/gitlab-org%2Fgitlab/issues",
+                "/api/v4/projects/{param}/issues",
+            ),
+            ("/2/tweets/1712345678901234567", "/2/tweets/{id}"),
+            ("/images/a3f9c2e1b4d5.png", "/images/{hash}.png"),
+            ("/users/john.doe", "/users/john.doe"),
+            ("/api/3/action/package_show", "/api/3/action/package_show"),
+            (
+                "/v2/library/ubuntu/manifests/sha256:4b1d",
+                "/v2/library/ubuntu/manifests/sha256:4b1d",
+            ),
+            (
+                "/storage/v1/b/my-bucket/o/photos%2F2024%2Fcat.jpg",
+                "/storage/v1/b/my-bucket/o/{param}",
             ),
         ];
         for (p, want) in cases {
