@@ -739,8 +739,8 @@ mod tests {
             ("/users/john.doe", "/users/john.doe"),
             ("/api/3/action/package_show", "/api/3/action/package_show"),
             (
-                "/v2/library/ubuntu/manifests/sha256:4b1d",
-                "/v2/library/ubuntu/manifests/sha256:4b1d",
+                "/v2/library/ubuntu/manifests/sha256:0b4a5e2f9c7d1e3a8b6f4c2d0e9a7b5c3d1f8e6a4b2c0d9e7f5a3b1c8d6e4f2a",
+                "/v2/library/ubuntu/manifests/{id}",
             ),
             (
                 "/storage/v1/b/my-bucket/o/photos%2F2024%2Fcat.jpg",
