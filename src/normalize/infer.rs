@@ -744,7 +744,7 @@ mod tests {
             ),
             (
                 "/storage/v1/b/my-bucket/o/photos%2F2024%2Fcat.jpg",
-                "/storage/v1/b/my-bucket/o/{param}",
+                "/storage/v1/b/my-bucket/o/{param}.jpg",
             ),
         ];
         for (p, want) in cases {
