@@ -525,3 +525,46 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod scale {
+    use super::*;
+
+    /// Prints the time to learn over 100,000 endpoints; asserts only the result. Run with
+    /// `cargo test --release --lib normalize::learn::scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn hundred_thousand_endpoints() {
+        let mut input = Vec::with_capacity(100_000);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for i in 0..100_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let t = match i % 4 {
+                0 => format!("/users/user{}/repos", x % 50_000),
+                1 => format!("/repos/owner{}/repo-{}", x % 3000, (x >> 20) % 40),
+                2 => format!("/api/v1/items/{}", x % 1000),
+                _ => format!("/static/{}/app.js", x % 700),
+            };
+            input.push((Method::Get, PathTemplate::parse(&t), 1 + i % 7));
+        }
+        let start = std::time::Instant::now();
+        let merges = merge_high_cardinality(&input, &LearnRules::default(), &[]);
+        let el = start.elapsed();
+        let folded: usize = merges.iter().map(|m| m.members.len()).sum();
+        println!(
+            "{} endpoints -> {} learned templates folding {} endpoints in {:?}",
+            input.len(),
+            merges.len(),
+            folded,
+            el
+        );
+        let templates: BTreeSet<_> = merges.iter().map(|m| m.template.as_str()).collect();
+        assert!(templates.contains("/users/{param}/repos"), "{templates:?}");
+        assert!(
+            templates.contains("/repos/{param}/{param}"),
+            "{templates:?}"
+        );
+    }
+}
