@@ -39,7 +39,13 @@ impl Default for AuthRules {
                 "session",
                 "guard",
                 "login",
+                "loggedin",
                 "signin",
+                "signedin",
+                "credential",
+                "keycloak",
+                "okta",
+                "cognito",
                 "verify",
                 "bearer",
                 "apikey",
@@ -292,6 +298,11 @@ mod tests {
             "BearerTokenAuthenticationFilter",
             "AuthGuard",
             "authz",
+            "middleware - ensureLoggedIn",
+            "isSignedIn",
+            "keycloak.protect",
+            "basicAuth",
+            "auth0.requiresAuth",
         ] {
             assert!(m.name_matches(name), "{name} should count as auth");
         }

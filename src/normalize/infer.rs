@@ -224,9 +224,12 @@ impl<'r, 'b> Builder<'r, 'b> {
                 self.index += 1;
             }
             _ => {
-                // A mixed value keeps its literal suffix (`{id}.pdf`, `{id}:cancel`); the split
-                // is only offered for unencoded segments, so byte offsets agree with `raw`.
-                let suffix = split.map_or("", |k| &raw[k..]);
+                // A mixed value keeps its literal suffix (`{id}.pdf`, `{id}:cancel`), taken
+                // from the decoded bytes: it is ASCII by construction, and offsets into an
+                // encoded `raw` would differ.
+                let suffix = split
+                    .and_then(|k| std::str::from_utf8(&decoded[k..]).ok())
+                    .unwrap_or("");
                 self.push_param(class, suffix);
             }
         }
@@ -369,33 +372,41 @@ pub fn classify(
     if date_len(d).is_some_and(|n| n == d.len()) {
         return (Class::Date, None);
     }
-    if d.iter().all(|b| b.is_ascii_graphic()) {
-        // `{id}.pdf`, `{id}:cancel`: a data stem with a word suffix (an extension holding a
-        // letter, or an all-letter custom method).
-        if let Some(k) = d.iter().rposition(|&b| b == b'.' || b == b':') {
-            let (stem, suffix) = (&d[..k], &d[k + 1..]);
-            let word_suffix = !suffix.is_empty()
-                && suffix.len() <= 12
-                && if d[k] == b'.' {
-                    suffix.iter().all(u8::is_ascii_alphanumeric)
-                        && suffix.iter().any(u8::is_ascii_alphabetic)
-                } else {
-                    suffix.iter().all(u8::is_ascii_alphabetic)
-                };
-            if word_suffix && !stem.is_empty() {
-                if let Some(c) = core_class(stem, rules) {
-                    return (c, Some(k));
-                }
+    // `{id}.pdf`, `{id}:cancel`, `{param}.json`: a data stem with a word suffix (an
+    // extension holding a letter, or an all-letter custom method).
+    if let Some(k) = d.iter().rposition(|&b| b == b'.' || b == b':') {
+        let (stem, suffix) = (&d[..k], &d[k + 1..]);
+        let word_suffix = !suffix.is_empty()
+            && suffix.len() <= 12
+            && if d[k] == b'.' {
+                suffix.iter().all(u8::is_ascii_alphanumeric)
+                    && suffix.iter().any(u8::is_ascii_alphabetic)
+            } else {
+                suffix.iter().all(u8::is_ascii_alphabetic)
+            };
+        if word_suffix && !stem.is_empty() {
+            if let Some(c) = core_class(stem, rules) {
+                return (c, Some(k));
+            }
+            if is_text(stem) {
+                return (Class::Text, Some(k));
             }
         }
     }
     if let Some(c) = core_class(d, rules) {
         return (c, None);
     }
-    if d.iter().any(|&b| b == b' ' || !(0x20..0x7f).contains(&b)) {
+    if is_text(d) {
         return (Class::Text, None);
     }
     (Class::Literal, None)
+}
+
+/// Spaces, control characters, non-ASCII, or a slash (which can only have been encoded, as
+/// GitLab's `group%2Fproject` ids are): decoded text no route literal holds.
+fn is_text(d: &[u8]) -> bool {
+    d.iter()
+        .any(|&b| b == b' ' || b == b'/' || !(0x20..0x7f).contains(&b))
 }
 
 fn core_class(d: &[u8], rules: &InferRules) -> Option<Class> {
@@ -675,6 +686,8 @@ mod tests {
             ("/search/hello%20world", "/search/{param}"),
             ("/tags/caf%C3%A9", "/tags/{param}"),
             ("/files/12345.pdf", "/files/{id}.pdf"),
+            ("/u/harbor%20nimbus.json", "/u/{param}.json"),
+            ("/p/%31%32%33.json", "/p/{id}.json"),
             ("/v1/jobs/8812:cancel", "/v1/jobs/{id}:cancel"),
             ("/login;jsessionid=0A1B2C3D4E5F", "/login"),
             ("/cart;jsessionid=0A1B2C3D/items/9", "/cart/items/{id}"),
@@ -700,6 +713,46 @@ mod tests {
     }
 
     #[test]
+    fn well_known_public_apis() {
+        let cases = [
+            (
+                "/repos/rust-lang/rust/issues/12345",
+                "/repos/rust-lang/rust/issues/{id}",
+            ),
+            (
+                "/repos/rust-lang/rust/git/commits/9fc6b43126469e3858e2fe86cafb4f0fd5068869",
+                "/repos/rust-lang/rust/git/commits/{hash}",
+            ),
+            ("/v1/customers/cus_NffrFeUfNV2Hib", "/v1/customers/{token}"),
+            (
+                "/v1/charges/ch_3MmlLrLkdIwHu7ix0snN0B15/refunds",
+                "/v1/charges/{token}/refunds",
+            ),
+            ("/api/conversations.history", "/api/conversations.history"),
+            ("/wiki/Special:Search", "/wiki/Special:Search"),
+            (
+                "/api/v4/projects/gitlab-org%2Fgitlab/issues",
+                "/api/v4/projects/{param}/issues",
+            ),
+            ("/2/tweets/1712345678901234567", "/2/tweets/{id}"),
+            ("/images/a3f9c2e1b4d5.png", "/images/{hash}.png"),
+            ("/users/john.doe", "/users/john.doe"),
+            ("/api/3/action/package_show", "/api/3/action/package_show"),
+            (
+                "/v2/library/ubuntu/manifests/sha256:0b4a5e2f9c7d1e3a8b6f4c2d0e9a7b5c3d1f8e6a4b2c0d9e7f5a3b1c8d6e4f2a",
+                "/v2/library/ubuntu/manifests/{id}",
+            ),
+            (
+                "/storage/v1/b/my-bucket/o/photos%2F2024%2Fcat.jpg",
+                "/storage/v1/b/my-bucket/o/{param}.jpg",
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(inf(p), want, "path {p:?}");
+        }
+    }
+
+    #[test]
     fn word_like_values_stay_literal() {
         // what the eval generator fills string parameters with, and real resource names
         for p in [
@@ -715,6 +768,8 @@ mod tests {
             "/releases/release-2024",
             "/arch/x86",
             "/docs/README.md",
+            // a word-like stem before an extension is a name, not data (learning decides)
+            "/reports/report-12.pdf",
             "/static/app.min.js",
             "/.well-known/openid-configuration",
             "/wp-login.php",

@@ -95,16 +95,17 @@ pub fn merge_high_cardinality(
         let mut groups: HashMap<(usize, String), Group> = HashMap::new();
         for s in &segs {
             for pos in 1..s.len() {
-                let seg = &s[pos];
-                let g = groups.entry((pos, skeleton(s, pos))).or_default();
-                match Segment::classify(seg) {
-                    Segment::Param(name) => {
+                let (slot, ext) = slot_of(&s[pos]);
+                let g = groups.entry((pos, skeleton(s, pos, ext))).or_default();
+                match slot {
+                    Slot::Param(name) => {
                         g.names.insert(name.to_string());
                     }
-                    Segment::Literal(v) if !is_version(v.as_bytes()) => {
+                    Slot::Value(v) => {
                         g.values.insert(v.to_string());
                     }
-                    _ => g.blocked = true,
+                    Slot::Version => {}
+                    Slot::Blocked => g.blocked = true,
                 }
             }
         }
@@ -113,10 +114,11 @@ pub fn merge_high_cardinality(
         let mut decided: Vec<(usize, usize, String, String)> = Vec::new();
         for (k, s) in segs.iter().enumerate() {
             for pos in 1..s.len() {
-                if !Segment::classify(&s[pos]).is_literal() || is_version(s[pos].as_bytes()) {
+                let (slot, ext) = slot_of(&s[pos]);
+                if !matches!(slot, Slot::Value(_)) {
                     continue;
                 }
-                let Some(g) = groups.get(&(pos, skeleton(s, pos))) else {
+                let Some(g) = groups.get(&(pos, skeleton(s, pos, ext))) else {
                     continue;
                 };
                 if !g.qualifies(rules) {
@@ -128,7 +130,7 @@ pub fn merge_high_cardinality(
                     pos + 1,
                     g.values.len()
                 );
-                decided.push((k, pos, format!("{{{name}}}"), why));
+                decided.push((k, pos, format!("{{{name}}}{ext}"), why));
             }
         }
         let changed = !decided.is_empty();
@@ -208,13 +210,15 @@ fn seg_text(s: Segment<'_>) -> String {
     }
 }
 
-/// The path with position `pos` blanked; parameters compare by shape, not name.
-fn skeleton(s: &[String], pos: usize) -> String {
+/// The path with position `pos` blanked (keeping a format extension, so `/u/alice.json` and
+/// `/u/bob.json` share `/u/\u{1}.json`); parameters compare by shape, not name.
+fn skeleton(s: &[String], pos: usize, ext: &str) -> String {
     let mut k = String::with_capacity(64);
     for (i, seg) in s.iter().enumerate() {
         k.push('/');
         if i == pos {
             k.push('\u{1}');
+            k.push_str(ext);
         } else if seg.starts_with('{') && seg.ends_with('}') {
             k.push_str("{}");
         } else {
@@ -222,6 +226,56 @@ fn skeleton(s: &[String], pos: usize) -> String {
         }
     }
     k
+}
+
+/// What a segment contributes to its position's group.
+enum Slot<'a> {
+    /// A parameter already (`{id}`, or `{id}` before a format extension).
+    Param(&'a str),
+    /// A literal value (its stem when it ends in a format extension).
+    Value(&'a str),
+    /// A version segment: never merged, no evidence either way.
+    Version,
+    /// Some other mixed segment: the position is not a plain alternative.
+    Blocked,
+}
+
+/// Response-format extensions that belong to the route, not the value (`/u/{username}.json`).
+const FORMAT_EXTENSIONS: [&str; 16] = [
+    "json", "xml", "html", "htm", "csv", "txt", "pdf", "yaml", "yml", "rss", "atom", "png", "jpg",
+    "jpeg", "svg", "zip",
+];
+
+fn format_ext(v: &str) -> Option<(&str, &str)> {
+    let dot = v.rfind('.')?;
+    let ext = &v[dot + 1..];
+    (dot > 0
+        && FORMAT_EXTENSIONS
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext)))
+    .then(|| (&v[..dot], &v[dot..]))
+}
+
+fn slot_of(seg: &str) -> (Slot<'_>, &str) {
+    match Segment::classify(seg) {
+        Segment::Param(name) => (Slot::Param(name), ""),
+        Segment::Literal(v) if is_version(v.as_bytes()) => (Slot::Version, ""),
+        Segment::Literal(v) => match format_ext(v) {
+            Some((stem, ext)) => (Slot::Value(stem), ext),
+            None => (Slot::Value(v), ""),
+        },
+        Segment::Mixed(m) => {
+            // `{id}.json`: a parameter before a format extension
+            if let (Some(rest), Some(close)) = (m.strip_prefix('{'), m.find('}')) {
+                let name = &rest[..close - 1];
+                let ext = &m[close + 1..];
+                if !name.contains('{') && format_ext(&format!("x{ext}")).is_some() {
+                    return (Slot::Param(name), ext);
+                }
+            }
+            (Slot::Blocked, "")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +316,20 @@ mod tests {
             "{}",
             m.explanation
         );
+    }
+
+    #[test]
+    fn format_extensions_stay_on_the_route() {
+        let mut input: Vec<_> = USERS
+            .iter()
+            .map(|u| (Method::Get, PathTemplate::parse(&format!("/u/{u}.json")), 1))
+            .collect();
+        input.push((Method::Get, PathTemplate::parse("/u/{param}.json"), 1));
+        input.push((Method::Get, PathTemplate::parse("/u/summary.xml"), 1));
+        let merges = merge_high_cardinality(&input, &LearnRules::default(), &[]);
+        assert_eq!(merges.len(), 1);
+        assert_eq!(merges[0].template.as_str(), "/u/{param}.json");
+        assert_eq!(merges[0].members, (0..10).collect::<Vec<_>>());
     }
 
     #[test]
@@ -455,5 +523,48 @@ mod tests {
             };
             prop_assert_eq!(norm(a, &|i| i), norm(b, &|i| idx[i]));
         }
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    use super::*;
+
+    /// Prints the time to learn over 100,000 endpoints; asserts only the result. Run with
+    /// `cargo test --release --lib normalize::learn::scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn hundred_thousand_endpoints() {
+        let mut input = Vec::with_capacity(100_000);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for i in 0..100_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let t = match i % 4 {
+                0 => format!("/users/user{}/repos", x % 50_000),
+                1 => format!("/repos/owner{}/repo-{}", x % 3000, (x >> 20) % 40),
+                2 => format!("/api/v1/items/{}", x % 1000),
+                _ => format!("/static/{}/app.js", x % 700),
+            };
+            input.push((Method::Get, PathTemplate::parse(&t), 1 + i % 7));
+        }
+        let start = std::time::Instant::now();
+        let merges = merge_high_cardinality(&input, &LearnRules::default(), &[]);
+        let el = start.elapsed();
+        let folded: usize = merges.iter().map(|m| m.members.len()).sum();
+        println!(
+            "{} endpoints -> {} learned templates folding {} endpoints in {:?}",
+            input.len(),
+            merges.len(),
+            folded,
+            el
+        );
+        let templates: BTreeSet<_> = merges.iter().map(|m| m.template.as_str()).collect();
+        assert!(templates.contains("/users/{param}/repos"), "{templates:?}");
+        assert!(
+            templates.contains("/repos/{param}/{param}"),
+            "{templates:?}"
+        );
     }
 }

@@ -15,7 +15,8 @@
 //!   credentials, and routes that nested routers put on their own spans.
 //!
 //! # Counting
-//! `spans = observations + client_calls + spans that gave evidence + ignored.*`, where
+//! `spans = observations + client_calls + child spans that gave evidence or a route +
+//! ignored.*`, where
 //! `ignored.unmatched` are 404s without a valid route (scanners), `ignored.incomplete` HTTP
 //! server spans without method or path, `ignored.not_http` everything else.
 //!
@@ -30,7 +31,7 @@ pub mod infer;
 pub mod learn;
 pub mod route;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -48,7 +49,36 @@ use conventions::Attrs;
 use route::raw_segments;
 
 /// Rules that configuration can change: the `[normalize]` table of the config file. Every
-/// field has a default, so an empty table (or none) gives the documented behaviour.
+/// field has a default, so an empty table (or none) gives the documented behaviour; unknown
+/// keys are errors, so a typo does not silently fall back to a default.
+///
+/// ```toml
+/// [normalize]
+/// unspecified_roots = true
+/// slashy_params = ["path", "file_path"]
+///
+/// [normalize.auth]
+/// span_patterns = ["auth", "jwt", "tenantGuard"]   # replaces the default list
+/// span_exclusions = ["author"]
+/// rejected_statuses = [401, 403]
+///
+/// [normalize.infer]
+/// protect_first_segment = true
+/// min_hex_len = 12
+/// min_token_len = 16
+/// min_digits = 3
+///
+/// [normalize.learn]
+/// min_distinct = 8
+/// min_irregular = 2
+/// min_distinct_words = 100
+/// max_endpoints = 200000
+///
+/// [[normalize.overrides]]
+/// service = "shop"
+/// templates = ["/files/{name}"]
+/// literal = ["/api/me"]
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Rules {
@@ -185,6 +215,7 @@ impl Normalizer {
             links: Vec::new(),
             service: None,
             scratch: infer::Scratch::default(),
+            other_servers: Vec::new(),
         }
     }
 
@@ -275,6 +306,9 @@ pub struct BatchNormalizer<'r> {
     links: Vec<(SpanRef, [u8; 8])>,
     service: Option<ServiceEntry>,
     scratch: infer::Scratch,
+    /// Server spans of this batch that are not HTTP observations (RPC, incomplete): their
+    /// children's evidence has nowhere to go and must not wait as orphans.
+    other_servers: Vec<SpanRef>,
 }
 
 impl BatchNormalizer<'_> {
@@ -339,8 +373,13 @@ impl BatchNormalizer<'_> {
 
     fn push_server(&mut self, resource: &ResourceView<'_>, span: &SpanView<'_>, a: &Attrs<'_, '_>) {
         let n = self.n;
+        let me = SpanRef {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+        };
         if a.has(AttrKey::RpcSystem) {
             self.out.ignored.not_http += 1;
+            self.other_servers.push(me);
             return;
         }
         let path = conventions::path(a);
@@ -350,6 +389,7 @@ impl BatchNormalizer<'_> {
             } else {
                 self.out.ignored.not_http += 1;
             }
+            self.other_servers.push(me);
             return;
         };
         let status = conventions::status(a);
@@ -431,9 +471,11 @@ impl BatchNormalizer<'_> {
                 .collect();
             let mut parents: Option<IdMap<[u8; 8]>> = None;
             let mut orphans: IdMap<AuthEvidence> = IdMap::default();
+            let other: HashSet<SpanRef> = self.other_servers.iter().copied().collect();
             for &(parent, ev) in &self.evidence {
                 match resolve(parent, &index, &mut parents, &self.links) {
                     Ok(i) => self.out.observations[i].evidence |= ev,
+                    Err(top) if other.contains(&top) => {}
                     Err(top) => *orphans.entry(top).or_default() |= ev,
                 }
             }
@@ -487,6 +529,22 @@ fn template_for(
     });
     let mismatched = match checked {
         Some((r, RouteMatch::Full)) => {
+            // Some instrumentations put the concrete path in http.route. A route without
+            // parameters whose segments inference would parameterise is such a path: trusting
+            // it would make one endpoint per id.
+            if !r.template.has_params() {
+                let mut b = infer::Builder::new(&n.rules.infer, scratch);
+                b.push_raw(raw_segments(path));
+                let inf = b.finish();
+                if inf.template.has_params() {
+                    let why = format!(
+                        "http.route {} is a concrete path{}",
+                        r.template,
+                        suffix_why(&inf.explanation)
+                    );
+                    return (inf.template, TemplateSource::Inferred, Some(why), meta);
+                }
+            }
             // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
             meta.route_ok = status != Some(404) || r.specificity().1 > 0;
             return (r.template, TemplateSource::Route, None, meta);

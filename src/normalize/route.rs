@@ -229,7 +229,8 @@ pub(crate) fn strip_matrix(seg: &str) -> &str {
 fn segment_matches(t: Segment<'_>, raw: &str) -> bool {
     match t {
         Segment::Param(_) => true,
-        Segment::Literal(l) => decoded_eq(raw, l),
+        // Canonical literals keep invalid UTF-8 encoded (`%a0`): compare raw text as well.
+        Segment::Literal(l) => decoded_eq(raw, l) || raw.eq_ignore_ascii_case(l),
         Segment::Mixed(m) => glob(m.as_bytes(), raw.as_bytes()),
     }
 }
@@ -616,6 +617,11 @@ mod tests {
             RouteMatch::Full
         );
         assert_eq!(m("/login", "/login;jsessionid=0AF3"), RouteMatch::Full);
+        assert_eq!(
+            m("/%a0/x", "/%A0/x"),
+            RouteMatch::Full,
+            "invalid UTF-8 stays encoded"
+        );
         // optional and catch-all segments
         assert_eq!(m("/users/:id?", "/users"), RouteMatch::Full);
         assert_eq!(m("/users/:id?", "/users/7"), RouteMatch::Full);

@@ -282,6 +282,31 @@ fn nested_routers_the_most_specific_matching_route_wins() {
 }
 
 #[test]
+fn a_concrete_path_reported_as_route_is_not_trusted() {
+    let spans = [
+        express_server(
+            1,
+            "GET",
+            Some("/users/8812/orders/550e8400-e29b-41d4-a716-446655440000"),
+            "/users/8812/orders/550e8400-e29b-41d4-a716-446655440000",
+            200,
+        ),
+        express_server(2, "GET", Some("/health"), "/health", 200),
+        // a genuine literal route on an id-looking path is still a concrete path: 404 noise
+        express_server(3, "GET", Some("/files/12345"), "/files/12345", 404),
+    ];
+    let b = run(&resource("shop"), &spans);
+    assert_eq!(b.observations.len(), 2);
+    let o = &b.observations[0];
+    assert_eq!(o.template.as_str(), "/users/{id}/orders/{uuid}");
+    assert_eq!(o.source, TemplateSource::Inferred);
+    assert!(o.explanation.as_deref().unwrap().contains("concrete path"));
+    assert_eq!(b.observations[1].template.as_str(), "/health");
+    assert_eq!(b.observations[1].source, TemplateSource::Route);
+    assert_eq!(b.ignored.unmatched, 1);
+}
+
+#[test]
 fn child_routes_arriving_before_their_server_span_still_count() {
     let spans = [
         express_layer(
@@ -651,6 +676,7 @@ fn overrides_from_toml_force_parameters_and_literals() {
     )
     .unwrap();
     assert_eq!(cfg.normalize.overrides.len(), 2);
+    assert_eq!(cfg.normalize.overrides[0].templates, ["/files/{name}"]);
     assert_eq!(cfg.normalize.auth, AuthRules::default());
     let n = Normalizer::new(cfg.normalize);
     let t = |svc: &str, path: &str| {
@@ -682,6 +708,39 @@ fn overrides_from_toml_force_parameters_and_literals() {
         (0..8).collect::<Vec<_>>(),
         "/api/me stays literal"
     );
+}
+
+#[test]
+fn the_documented_config_example_parses() {
+    let rules: Rules = toml::from_str(
+        r#"
+        unspecified_roots = true
+        slashy_params = ["path", "file_path"]
+        [auth]
+        span_patterns = ["auth", "jwt", "tenantGuard"]
+        span_exclusions = ["author"]
+        rejected_statuses = [401, 403]
+        [infer]
+        protect_first_segment = true
+        min_hex_len = 12
+        min_token_len = 16
+        min_digits = 3
+        [learn]
+        min_distinct = 8
+        min_irregular = 2
+        min_distinct_words = 100
+        max_endpoints = 200000
+        [[overrides]]
+        service = "shop"
+        templates = ["/files/{name}"]
+        literal = ["/api/me"]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(rules.infer, InferRules::default());
+    assert_eq!(rules.learn, LearnRules::default());
+    assert_eq!(rules.auth.span_patterns.len(), 3);
+    assert!(toml::from_str::<Rules>("").unwrap() == Rules::default());
 }
 
 #[test]
