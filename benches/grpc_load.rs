@@ -278,8 +278,8 @@ fn vm_hwm(pid: u32) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// CPU seconds and peak RSS (bytes) of children that have been waited for.
-fn children_usage() -> (f64, u64) {
+/// CPU seconds of children that have been waited for.
+fn children_usage() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
@@ -310,7 +310,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
         .collect();
     let mut server = start_server();
     let endpoint = format!("http://{}", server.grpc);
-    let (cpu_before, _) = children_usage();
+    let cpu_before = children_usage();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -364,7 +364,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let status = server.child.wait().expect("wait for server");
     assert!(status.success(), "server exited with {status}");
-    let (cpu_after, _) = children_usage();
+    let cpu_after = children_usage();
     Measured {
         spans: sent,
         requests: requests as u64,
