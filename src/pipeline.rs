@@ -225,8 +225,8 @@ fn seeded_inventory(store: &Store, cfg: InventoryConfig) -> Result<Inventory, St
 }
 
 impl Pipeline {
-    /// Starts the writer task on the current tokio runtime. The inventory's cardinality
-    /// cap starts from the endpoints already in `store`.
+    /// Starts the writer task; must be called inside a tokio runtime (it spawns). The
+    /// inventory's cardinality cap starts from the endpoints already in `store`.
     pub fn start(store: Store, cfg: PipelineConfig) -> Result<(Pipeline, Writer), PipelineError> {
         let inv = seeded_inventory(&store, cfg.inventory.clone())?;
         let metrics = Metrics::default();

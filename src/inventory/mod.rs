@@ -102,6 +102,8 @@ pub struct EndpointDelta {
     /// Unix seconds; `i64::MIN` when the delta carries no request.
     pub last_seen: i64,
     pub examples: Vec<String>,
+    /// Client addresses and, from the graph join, caller service names (the store's edges
+    /// say which names are services).
     pub callers: Vec<String>,
 }
 
