@@ -10,7 +10,8 @@
 //!
 //! The writer owns the [`Store`] and the [`Inventory`]: it merges deltas, applies the join
 //! windows, and commits every `flush_interval` or sooner when much is pending: one
-//! transaction for many exports (group commit). Acks are resolved only after their commit
+//! transaction for many exports (group commit), run on the blocking pool while the writer
+//! keeps absorbing the next group. Acks are resolved only after their commit
 //! returned, so an acknowledged export survives `kill -9`; a failed commit answers every
 //! export in it [`SinkError::Unavailable`], so exporters retry and nothing unstored is
 //! acknowledged.
@@ -225,8 +226,8 @@ fn seeded_inventory(store: &Store, cfg: InventoryConfig) -> Result<Inventory, St
 }
 
 impl Pipeline {
-    /// Starts the writer task on the current tokio runtime. The inventory's cardinality
-    /// cap starts from the endpoints already in `store`.
+    /// Starts the writer task; must be called inside a tokio runtime (it spawns). The
+    /// inventory's cardinality cap starts from the endpoints already in `store`.
     pub fn start(store: Store, cfg: PipelineConfig) -> Result<(Pipeline, Writer), PipelineError> {
         let inv = seeded_inventory(&store, cfg.inventory.clone())?;
         let metrics = Metrics::default();
@@ -358,22 +359,31 @@ impl Writer {
     }
 }
 
+type Acks = Vec<(oneshot::Sender<AckResult>, u64)>;
+type Commit = tokio::task::JoinHandle<(Store, Result<(), StoreError>)>;
+
 struct WriterTask {
-    /// Taken while a commit runs on the blocking pool.
+    /// `None` while a commit runs on the blocking pool.
     store: Option<Store>,
     inv: Inventory,
     rx: mpsc::Receiver<Job>,
-    acks: Vec<(oneshot::Sender<AckResult>, u64)>,
+    /// Exports absorbed since the last commit started.
+    acks: Acks,
     flush_interval: Duration,
     max_pending: usize,
     metrics: Metrics,
 }
 
 impl WriterTask {
+    /// Receives and absorbs while the previous group commits; one commit at a time. When a
+    /// commit is running and enough is pending, it stops receiving, so the queue fills and
+    /// exporters get `Busy`: back-pressure instead of unbounded buffering.
     async fn run(mut self, cancel: CancellationToken) -> Result<Store, PipelineError> {
         let mut deadline: Option<tokio::time::Instant> = None;
+        let mut inflight: Option<(Commit, Acks)> = None;
         let mut closing = false;
         loop {
+            let saturated = inflight.is_some() && self.inv.pending_len() >= self.max_pending;
             tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if !closing => {
@@ -381,65 +391,88 @@ impl WriterTask {
                     // Queued jobs are still received; new ones are refused.
                     self.rx.close();
                 }
-                job = self.rx.recv() => match job {
+                done = async { (&mut inflight.as_mut().expect("guarded").0).await }, if inflight.is_some() => {
+                    let (_, acks) = inflight.take().expect("guarded");
+                    self.finish(done, acks)?;
+                    let due = deadline.is_some_and(|d| d <= tokio::time::Instant::now())
+                        || self.inv.pending_len() >= self.max_pending;
+                    if due {
+                        inflight = self.start_commit();
+                        deadline = None;
+                    }
+                }
+                job = self.rx.recv(), if !saturated => match job {
                     Some(job) => {
                         let spans = job.delta.spans();
                         self.inv.absorb(job.delta, Instant::now());
                         self.acks.push((job.ack, spans));
                         deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.flush_interval);
-                        if self.inv.pending_len() >= self.max_pending {
-                            self.flush().await?;
+                        if inflight.is_none() && self.inv.pending_len() >= self.max_pending {
+                            inflight = self.start_commit();
                             deadline = None;
                         }
                     }
                     None => break,
                 },
-                _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
-                    self.flush().await?;
+                _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await },
+                    if deadline.is_some() && inflight.is_none() => {
+                    inflight = self.start_commit();
                     deadline = None;
                 }
             }
         }
-        self.flush().await?;
+        if let Some((commit, acks)) = inflight.take() {
+            let done = commit.await;
+            self.finish(done, acks)?;
+        }
+        if let Some((commit, acks)) = self.start_commit() {
+            let done = commit.await;
+            self.finish(done, acks)?;
+        }
         self.store
             .take()
             .ok_or_else(|| PipelineError::Writer("store lost".into()))
     }
 
-    /// Commits everything pending, then answers the exports it contained.
-    async fn flush(&mut self) -> Result<(), PipelineError> {
+    /// Starts committing everything pending on the blocking pool (SQLite blocks).
+    fn start_commit(&mut self) -> Option<(Commit, Acks)> {
         if self.acks.is_empty() && !self.inv.has_pending() {
-            return Ok(());
+            return None;
         }
+        let mut store = self.store.take()?;
         let delta = self.inv.take_delta();
-        let mut store = self
-            .store
-            .take()
-            .ok_or_else(|| PipelineError::Writer("store lost".into()))?;
-        // SQLite blocks: keep it off the async workers.
-        let (store, result) = tokio::task::spawn_blocking(move || {
+        let commit = tokio::task::spawn_blocking(move || {
             let r = store.apply(&delta);
             (store, r)
-        })
-        .await
-        .map_err(|e| PipelineError::Writer(format!("commit task failed: {e}")))?;
+        });
+        Some((commit, std::mem::take(&mut self.acks)))
+    }
+
+    /// Takes the store back and answers the exports of a finished commit.
+    fn finish(
+        &mut self,
+        done: Result<(Store, Result<(), StoreError>), tokio::task::JoinError>,
+        acks: Acks,
+    ) -> Result<(), PipelineError> {
+        let (store, result) =
+            done.map_err(|e| PipelineError::Writer(format!("commit task failed: {e}")))?;
         self.store = Some(store);
         let c = &self.metrics.0;
         match result {
             Ok(()) => {
                 Metrics::add(&c.commits, 1);
-                for (ack, spans) in self.acks.drain(..) {
+                for (ack, spans) in acks {
                     Metrics::add(&c.spans_accepted, spans);
                     let _ = ack.send(Ok(Accepted::default()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, exports = self.acks.len(), "commit failed; exporters are told to retry");
+                tracing::error!(error = %e, exports = acks.len(), "commit failed; exporters are told to retry");
                 Metrics::add(&c.commit_failures, 1);
                 // Later evidence must not correct requests that were never stored.
                 self.inv.reset_joins();
                 let msg = format!("storing failed: {e}");
-                for (ack, spans) in self.acks.drain(..) {
+                for (ack, spans) in acks {
                     Metrics::add(&c.spans_rejected, spans);
                     let _ = ack.send(Err(SinkError::Unavailable(msg.clone())));
                 }

@@ -361,3 +361,108 @@ async fn the_daemon_path_acknowledges_stored_exports() {
     drop(sink);
     check_inventory(&writer.join().await.unwrap());
 }
+
+/// Child side of the kill test: acknowledges exports one by one, printing each ack, until
+/// it is killed.
+fn kill_child(path: &str) {
+    use shadowscan::inventory::{BatchDelta, InventoryConfig};
+    use shadowscan::model::{NormalizedBatch, Observation, SpanRef};
+    use std::io::Write;
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cfg = PipelineConfig {
+            flush_interval: Duration::from_millis(2),
+            ..Default::default()
+        };
+        let (sink, _writer) = Pipeline::start(Store::open(path).unwrap(), cfg).unwrap();
+        let service: Arc<str> = Arc::from("orders");
+        for i in 0..100_000u64 {
+            let obs = Observation {
+                span: SpanRef {
+                    trace_id: [7; 16],
+                    span_id: i.to_be_bytes(),
+                },
+                parent_span_id: [0; 8],
+                service: service.clone(),
+                method: Method::Get,
+                template: PathTemplate::parse(&format!("/orders/{{id}}/v{}", i % 50)),
+                source: TemplateSource::Route,
+                status: Some(200),
+                evidence: AuthEvidence::NONE,
+                time_unix_nano: now_nanos(),
+                path: format!("/orders/{i}/v{}", i % 50),
+                client: None,
+                explanation: None,
+            };
+            let batch = NormalizedBatch {
+                observations: vec![obs],
+                spans: 1,
+                ..Default::default()
+            };
+            let delta = BatchDelta::from_batch(
+                batch,
+                (now_nanos() / 1_000_000_000) as i64,
+                &InventoryConfig::default(),
+            );
+            sink.submit(delta).expect("queued").await.expect("stored");
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ack {i}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn acknowledged_exports_survive_kill_9() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    if let Ok(path) = std::env::var("SHADOWSCAN_KILL_CHILD_DB") {
+        kill_child(&path);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shadowscan.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "acknowledged_exports_survive_kill_9",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SHADOWSCAN_KILL_CHILD_DB", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = 0u64;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("ack ") {
+            acked += 1;
+            if acked == 300 {
+                break;
+            }
+        }
+    }
+    // SIGKILL, mid-stream: no shutdown, no final flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked, 300, "the child stopped early");
+    let store = Store::open(&path).unwrap();
+    let stored: u64 = store
+        .endpoints(&Query::default())
+        .unwrap()
+        .iter()
+        .map(|e| e.requests)
+        .sum();
+    assert!(
+        stored >= acked,
+        "acknowledged {acked} exports, only {stored} survived kill -9"
+    );
+}

@@ -42,6 +42,9 @@ pub struct InventoryConfig {
     pub join_capacity: usize,
     /// Distinct endpoints per service; beyond it observations are counted as overflow.
     pub max_endpoints_per_service: usize,
+    /// Distinct services; names beyond it are counted under [`OTHER_SERVICES`] as overflow,
+    /// so inventing `service.name` values cannot grow memory either.
+    pub max_services: usize,
     /// Example concrete paths kept per endpoint.
     pub max_examples: usize,
     /// Distinct callers (client addresses, caller services) kept per endpoint.
@@ -54,11 +57,16 @@ impl Default for InventoryConfig {
             join_window: Duration::from_secs(60),
             join_capacity: 1_000_000,
             max_endpoints_per_service: 5_000,
+            max_services: 10_000,
             max_examples: 3,
             max_callers: 16,
         }
     }
 }
+
+/// The service that overflow from services beyond [`InventoryConfig::max_services`] is
+/// counted under.
+pub const OTHER_SERVICES: &str = "_other_services";
 
 /// The start of the hour containing `unix_secs`: the store's time bucket.
 pub fn hour_of(unix_secs: i64) -> i64 {
@@ -94,6 +102,8 @@ pub struct EndpointDelta {
     /// Unix seconds; `i64::MIN` when the delta carries no request.
     pub last_seen: i64,
     pub examples: Vec<String>,
+    /// Client addresses and, from the graph join, caller service names (the store's edges
+    /// say which names are services).
     pub callers: Vec<String>,
 }
 
@@ -392,6 +402,8 @@ struct ServiceEntry {
     name: Arc<str>,
     endpoints: u32,
     overflow_warned: bool,
+    /// [`OTHER_SERVICES`]: never holds endpoints.
+    overflow_only: bool,
 }
 
 /// Every distinct endpoint the process knows, compactly: the cardinality cap and the ids
@@ -403,16 +415,21 @@ struct EndpointTable {
     entries: Vec<Interned>,
     service_ids: HashMap<Arc<str>, u32>,
     services: Vec<ServiceEntry>,
+    max_services: usize,
 }
 
 enum Interning {
     Known(u32),
-    Overflow { first_time: bool },
+    Overflow {
+        first_time: bool,
+        too_many_services: bool,
+    },
 }
 
 impl EndpointTable {
-    fn new() -> EndpointTable {
+    fn new(max_services: usize) -> EndpointTable {
         EndpointTable {
+            max_services: max_services.max(1),
             hasher: RandomState::new(),
             index: HashMap::default(),
             entries: Vec::new(),
@@ -425,11 +442,23 @@ impl EndpointTable {
         if let Some(&id) = self.service_ids.get(name) {
             return id;
         }
+        if self.services.len() >= self.max_services {
+            if let Some(&other) = self.service_ids.get(OTHER_SERVICES) {
+                return other;
+            }
+            return self.add_service(Arc::from(OTHER_SERVICES), true);
+        }
+        self.add_service(name.clone(), false)
+    }
+
+    fn add_service(&mut self, name: Arc<str>, overflow_only: bool) -> u32 {
+        let name = &name;
         let id = self.services.len() as u32;
         self.services.push(ServiceEntry {
             name: name.clone(),
             endpoints: 0,
             overflow_warned: false,
+            overflow_only,
         });
         self.service_ids.insert(name.clone(), id);
         id
@@ -453,10 +482,13 @@ impl EndpointTable {
             h = h.wrapping_add(1);
         }
         let svc = &mut self.services[sid as usize];
-        if svc.endpoints as usize >= cap {
+        if svc.endpoints as usize >= cap || svc.overflow_only {
             let first_time = !svc.overflow_warned;
             svc.overflow_warned = true;
-            return Interning::Overflow { first_time };
+            return Interning::Overflow {
+                first_time,
+                too_many_services: svc.overflow_only,
+            };
         }
         svc.endpoints += 1;
         let id = self.entries.len() as u32;
@@ -515,9 +547,10 @@ pub struct Inventory {
 impl Inventory {
     pub fn new(cfg: InventoryConfig) -> Inventory {
         let (ttl, cap) = (cfg.join_window, cfg.join_capacity);
+        let table = EndpointTable::new(cfg.max_services);
         Inventory {
             cfg,
-            table: EndpointTable::new(),
+            table,
             pending: FastMap::default(),
             pending_edges: FastMap::default(),
             pending_overflow: FastMap::default(),
@@ -538,7 +571,9 @@ impl Inventory {
     /// counts it. Ignores the cap: what is stored stays known.
     pub fn seed(&mut self, service: &str, method: Method, template: PathTemplate) {
         let service: Arc<str> = Arc::from(service);
+        let max_services = std::mem::replace(&mut self.table.max_services, usize::MAX);
         let _ = self.table.intern(&service, method, &template, usize::MAX);
+        self.table.max_services = max_services;
     }
 
     /// Distinct endpoints known (stored plus pending).
@@ -595,9 +630,18 @@ impl Inventory {
                         }
                     }
                 }
-                Interning::Overflow { first_time } => {
+                Interning::Overflow {
+                    first_time,
+                    too_many_services,
+                } => {
                     ids.push(None);
-                    if first_time {
+                    if first_time && too_many_services {
+                        tracing::warn!(
+                            service = %service,
+                            max_services = self.cfg.max_services,
+                            "too many distinct services; requests of further new services are counted as overflow under {OTHER_SERVICES}, not inventoried (raise inventory.max_services if this is legitimate)"
+                        );
+                    } else if first_time {
                         tracing::warn!(
                             service = %service,
                             cap,

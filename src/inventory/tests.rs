@@ -459,3 +459,36 @@ fn hour_buckets_floor_including_before_epoch() {
     assert_eq!(hour_of(7200), 7200);
     assert_eq!(hour_of(-1), -3600);
 }
+
+#[test]
+fn inventing_service_names_is_capped_too() {
+    let cfg = InventoryConfig {
+        max_services: 2,
+        ..Default::default()
+    };
+    let mut inv = Inventory::new(cfg.clone());
+    // Stored services are known whatever the cap.
+    inv.seed("stored-a", Method::Get, PathTemplate::parse("/a"));
+    inv.seed("stored-b", Method::Get, PathTemplate::parse("/b"));
+    inv.seed("stored-c", Method::Get, PathTemplate::parse("/c"));
+    let spam: Vec<Observation> = (0..20)
+        .map(|i| {
+            let mut o = obs(&format!("svc-{i}"), Method::Get, "/x", "/x", 200);
+            o.span = span(i as u8, 1);
+            o
+        })
+        .collect();
+    let mut b = batch(spam);
+    b.observations
+        .push(obs("stored-c", Method::Get, "/c", "/c", 200));
+    inv.absorb(bd(b, &cfg), Instant::now());
+    let d = inv.take_delta();
+    assert_eq!(d.endpoints.len(), 1, "{d:?}");
+    assert_eq!(&*d.endpoints[0].service, "stored-c");
+    assert_eq!(d.overflow.len(), 1);
+    assert_eq!(
+        (&*d.overflow[0].service, d.overflow[0].requests),
+        (OTHER_SERVICES, 20)
+    );
+    assert_eq!(inv.known_endpoints(), 3);
+}

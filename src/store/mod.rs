@@ -44,6 +44,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("{path}: no such database; run `shadowscan serve` or `shadowscan ingest` with this --db first, or check the path")]
+    Missing { path: String },
     #[error("{path}: cannot open database: {source}")]
     Open {
         path: String,
@@ -144,6 +146,9 @@ fn parse_list(s: &str) -> Vec<String> {
 
 /// Adds `new` items to a stored JSON list up to `max`; `None` when nothing changed.
 fn merge_list(stored: &str, new: &[String], max: usize) -> Option<String> {
+    if new.is_empty() {
+        return None;
+    }
     let mut list = parse_list(stored);
     let before = list.len();
     for item in new {
@@ -155,6 +160,13 @@ fn merge_list(stored: &str, new: &[String], max: usize) -> Option<String> {
         }
     }
     (list.len() != before).then(|| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()))
+}
+
+fn json_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "[]".into();
+    }
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
 const MAX_STORED_EXAMPLES: usize = 3;
@@ -170,6 +182,18 @@ impl Store {
             source,
         })?;
         Store::init(conn, shown, true)
+    }
+
+    /// Opens a database that must already exist: for commands that only read, so a typo
+    /// in `--db` is an error rather than a new empty inventory.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        Store::open(path)
     }
 
     /// A private database in memory: for `diff --traces` and tests.
@@ -323,8 +347,8 @@ impl Store {
             for e in &delta.endpoints {
                 let first = known_time(e.first_seen);
                 let last = known_time(e.last_seen);
-                let examples = serde_json::to_string(&e.examples).unwrap_or_else(|_| "[]".into());
-                let callers = serde_json::to_string(&e.callers).unwrap_or_else(|_| "[]".into());
+                let examples = json_list(&e.examples);
+                let callers = json_list(&e.callers);
                 let (id, stored_examples, stored_callers): (i64, String, String) = up_endpoint
                     .query_row(
                         params![

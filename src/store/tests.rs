@@ -421,6 +421,20 @@ fn edges_overflow_and_traffic_are_stored() {
 }
 
 #[test]
+fn read_commands_do_not_create_a_database_by_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.db");
+    let err = Store::open_existing(&path)
+        .err()
+        .expect("missing file refused");
+    assert!(matches!(err, StoreError::Missing { .. }));
+    assert!(err.to_string().contains("typo.db"), "{err}");
+    assert!(!path.exists());
+    drop(Store::open(&path).unwrap());
+    assert!(Store::open_existing(&path).is_ok());
+}
+
+#[test]
 fn a_missing_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/shadowscan.db");
