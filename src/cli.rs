@@ -48,8 +48,28 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Compare observed endpoints with OpenAPI descriptions; exit 1 on drift.
     Diff(DiffArgs),
+    /// Export the graph of services, endpoints and callers.
+    Graph(GraphArgs),
     /// Replay bundled fixtures through the real gRPC receiver and show the inventory.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Only traffic within this window, e.g. `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,7 +1,5 @@
 //! `shadowscan inventory`: the endpoint inventory as a table or JSON.
 
-use anyhow::bail;
-
 use super::ExitStatus;
 use crate::cli::{InventoryArgs, InventoryFormat};
 use crate::config::Config;
@@ -10,13 +8,7 @@ use crate::store::{Query, Store};
 
 pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let db = config.db(args.db.db.as_deref());
-    if !db.exists() {
-        bail!(
-            "{}: no inventory database here; run `shadowscan serve` or `shadowscan ingest` first, or point --db at one",
-            db.display()
-        );
-    }
-    let store = Store::open(&db)?;
+    let store = Store::open_existing(&db)?;
     let query = Query {
         service: args.service,
         since: args.since.map(|d| super::unix_now() - d.as_secs() as i64),

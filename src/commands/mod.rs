@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Ingest(args) => ingest::run(args, &config),
         Command::Inventory(args) => inventory::run(args, &config),
         Command::Diff(args) => diff::run(args, &config),
+        Command::Graph(args) => graph::run(args, &config),
         Command::Demo(args) => demo::run(args, &config),
     }
 }
@@ -63,6 +64,7 @@ fn init_logging(filter: Option<&str>, format: LogFormat) {
 
 pub mod demo;
 pub mod diff;
+pub mod graph;
 pub mod ingest;
 pub mod inventory;
 pub mod serve;

@@ -1,0 +1,29 @@
+//! `shadowscan graph`: the services, endpoints and caller services of the inventory as
+//! Graphviz DOT, Mermaid or JSON.
+
+use super::ExitStatus;
+use crate::cli::{GraphArgs, GraphFormat};
+use crate::config::Config;
+use crate::inventory::Graph;
+use crate::store::{Query, Store};
+
+pub fn run(args: GraphArgs, config: &Config) -> anyhow::Result<ExitStatus> {
+    let db = config.db(args.db.db.as_deref());
+    let store = Store::open_existing(&db)?;
+    let query = Query {
+        service: None,
+        since: args.since.map(|d| super::unix_now() - d.as_secs() as i64),
+        until: None,
+    };
+    let graph = Graph::build(&store.endpoints(&query)?, &store.edges(&query)?);
+    let mut text = match args.format {
+        GraphFormat::Dot => graph.to_dot(),
+        GraphFormat::Mermaid => graph.to_mermaid(),
+        GraphFormat::Json => serde_json::to_string_pretty(&graph.to_json())?,
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    super::print(&text)?;
+    Ok(ExitStatus::Success)
+}
