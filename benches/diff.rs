@@ -12,16 +12,58 @@ use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 use shadowscan::diff::{diff, DiffOptions, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource,
+};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
 const RESOURCES: &[&str] = &[
-    "issues", "pulls", "commits", "branches", "releases", "hooks", "keys", "labels", "milestones",
-    "deployments", "environments", "actions", "checks", "collaborators", "comments", "forks",
-    "invitations", "pages", "projects", "secrets", "statuses", "tags", "teams", "topics", "traffic",
-    "variables", "workflows", "artifacts", "caches", "runners", "alerts", "advisories", "rulesets",
+    "issues",
+    "pulls",
+    "commits",
+    "branches",
+    "releases",
+    "hooks",
+    "keys",
+    "labels",
+    "milestones",
+    "deployments",
+    "environments",
+    "actions",
+    "checks",
+    "collaborators",
+    "comments",
+    "forks",
+    "invitations",
+    "pages",
+    "projects",
+    "secrets",
+    "statuses",
+    "tags",
+    "teams",
+    "topics",
+    "traffic",
+    "variables",
+    "workflows",
+    "artifacts",
+    "caches",
+    "runners",
+    "alerts",
+    "advisories",
+    "rulesets",
 ];
-const SUBS: &[&str] = &["comments", "reactions", "events", "timeline", "assignees", "reviews", "files", "logs", "jobs", "attempts"];
+const SUBS: &[&str] = &[
+    "comments",
+    "reactions",
+    "events",
+    "timeline",
+    "assignees",
+    "reviews",
+    "files",
+    "logs",
+    "jobs",
+    "attempts",
+];
 
 /// A small deterministic generator (xorshift): benches must not vary between runs.
 struct Rng(u64);
@@ -62,7 +104,12 @@ fn operation(method: Method, t: &str, deprecated: bool) -> Operation {
 
 fn github_like_spec() -> Spec {
     let mut ops = Vec::new();
-    for prefix in ["/repos/{owner}/{repo}", "/orgs/{org}", "/users/{username}", "/enterprises/{enterprise}"] {
+    for prefix in [
+        "/repos/{owner}/{repo}",
+        "/orgs/{org}",
+        "/users/{username}",
+        "/enterprises/{enterprise}",
+    ] {
         for (ri, r) in RESOURCES.iter().enumerate() {
             let coll = format!("{prefix}/{r}");
             let item = format!("{coll}/{{{}_id}}", r.trim_end_matches('s'));
@@ -76,11 +123,31 @@ fn github_like_spec() -> Spec {
             }
         }
     }
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/contents/{path}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/git/ref/{ref}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/compare/{basehead}", false));
-    ops.push(operation(Method::Get, "/repos/{owner}/{repo}/tarball/{name}.{ext}", false));
-    ops.push(operation(Method::Post, "/repos/{owner}/{repo}/actions/runs/{run_id}:rerun", false));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/contents/{path}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/git/ref/{ref}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/compare/{basehead}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Get,
+        "/repos/{owner}/{repo}/tarball/{name}.{ext}",
+        false,
+    ));
+    ops.push(operation(
+        Method::Post,
+        "/repos/{owner}/{repo}/actions/runs/{run_id}:rerun",
+        false,
+    ));
     ops.push(operation(Method::Get, "/rate_limit", false));
     ops.push(operation(Method::Get, "/meta", false));
     Spec {
@@ -92,13 +159,26 @@ fn github_like_spec() -> Spec {
     }
 }
 
-const WORDS: &[&str] = &["octocat", "hello-world", "linux", "rust-lang", "atlas", "nimbus", "zephyr", "orion", "quartz", "falcon"];
+const WORDS: &[&str] = &[
+    "octocat",
+    "hello-world",
+    "linux",
+    "rust-lang",
+    "atlas",
+    "nimbus",
+    "zephyr",
+    "orion",
+    "quartz",
+    "falcon",
+];
 
 fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut out = Vec::with_capacity(n);
-    let mut status = StatusCounts::default();
-    status.s2xx = 40;
+    let status = StatusCounts {
+        s2xx: 40,
+        ..StatusCounts::default()
+    };
     while out.len() < n {
         let op = &spec.operations[rng.below(spec.operations.len())];
         let roll = rng.below(100);
@@ -114,7 +194,9 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
             match seg {
                 Segment::Literal(l) => path.push_str(l),
                 Segment::Param("path") => path.push_str("docs/guide/intro.md"),
-                Segment::Param(name) if name.ends_with("_id") => path.push_str(&rng.below(5_000_000).to_string()),
+                Segment::Param(name) if name.ends_with("_id") => {
+                    path.push_str(&rng.below(5_000_000).to_string())
+                }
                 Segment::Param(_) => {
                     path.push_str(WORDS[rng.below(WORDS.len())]);
                     path.push_str(&rng.below(50).to_string());
@@ -122,7 +204,11 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
                 Segment::Mixed(_) => path.push_str("v1.2.tar.gz"),
             }
         }
-        let method = if (80..85).contains(&roll) { Method::Put } else { op.method };
+        let method = if (80..85).contains(&roll) {
+            Method::Put
+        } else {
+            op.method
+        };
         if (85..90).contains(&roll) {
             path.push_str(["/export", "/bulk", "/_debug", "/raw"][rng.below(4)]);
         }
@@ -145,11 +231,27 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
     out
 }
 
-fn peak_rss_kib() -> i64 {
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    u.ru_maxrss
+/// `VmHWM`/`VmRSS` from /proc (KiB); `reset` first clears the high-water mark so that it
+/// measures what follows (Linux). Falls back to getrusage's lifetime peak elsewhere.
+fn rss_kib(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| {
+            let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: getrusage writes into the struct we own.
+            unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+            u.ru_maxrss
+        })
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn bench(c: &mut Criterion) {
@@ -173,28 +275,28 @@ criterion_group!(benches, bench);
 fn main() {
     let spec = github_like_spec();
     let ops = spec.operations.len();
-    let before_inputs = peak_rss_kib();
     let eps = endpoints(&spec, 100_000);
     let specs = vec![SpecBinding {
         service: "github".into(),
         spec,
     }];
-    let before = peak_rss_kib();
+    let inputs = rss_kib("VmRSS:");
+    reset_peak();
     let t = Instant::now();
     let report = diff(&eps, &specs, &DiffOptions::default());
     let elapsed = t.elapsed();
-    let after = peak_rss_kib();
+    let peak = rss_kib("VmHWM:");
     println!(
-        "diff: {ops} operations x {} endpoints -> {} findings ({} shadow, {} unobserved) in {:.1} ms; \
-         peak RSS {} MiB (inputs {} MiB, before inputs {} MiB)",
+        "diff: {ops} operations x {} endpoints -> {} findings ({} shadow, {} unobserved) in {:.1} ms (cold, one run); \
+         RSS with inputs loaded {:.1} MiB, peak during diff {:.1} MiB (+{:.1} MiB)",
         eps.len(),
         report.findings.len(),
         report.summary.shadow,
         report.summary.unobserved,
         elapsed.as_secs_f64() * 1e3,
-        after / 1024,
-        before / 1024,
-        before_inputs / 1024,
+        inputs as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        (peak - inputs) as f64 / 1024.0,
     );
     drop((report, eps, specs));
     benches();

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 use shadowscan::diff::{self, baseline, DiffOptions, DiffReport, FindingKind, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource,
+};
 use shadowscan::output::{self, inventory, suggest, Format, RenderOptions};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
@@ -24,13 +26,37 @@ fn petstore3() -> Spec {
         (Get, "/pet/{petId}", Required, 202, "getPetById"),
         (Post, "/pet/{petId}", Required, 237, "updatePetWithForm"),
         (Delete, "/pet/{petId}", Required, 279, "deletePet"),
-        (Post, "/pet/{petId}/uploadImage", Required, 311, "uploadFile"),
+        (
+            Post,
+            "/pet/{petId}/uploadImage",
+            Required,
+            311,
+            "uploadFile",
+        ),
         (Get, "/store/inventory", Required, 355, "getInventory"),
         (Post, "/store/order", Unspecified, 377, "placeOrder"),
-        (Get, "/store/order/{orderId}", Unspecified, 409, "getOrderById"),
-        (Delete, "/store/order/{orderId}", Unspecified, 440, "deleteOrder"),
+        (
+            Get,
+            "/store/order/{orderId}",
+            Unspecified,
+            409,
+            "getOrderById",
+        ),
+        (
+            Delete,
+            "/store/order/{orderId}",
+            Unspecified,
+            440,
+            "deleteOrder",
+        ),
         (Post, "/user", Unspecified, 465, "createUser"),
-        (Post, "/user/createWithList", Unspecified, 497, "createUsersWithListInput"),
+        (
+            Post,
+            "/user/createWithList",
+            Unspecified,
+            497,
+            "createUsersWithListInput",
+        ),
         (Get, "/user/login", Unspecified, 524, "loginUser"),
         (Get, "/user/logout", Unspecified, 569, "logoutUser"),
         (Get, "/user/{username}", Unspecified, 582, "getUserByName"),
@@ -72,7 +98,14 @@ fn petstore3() -> Spec {
 
 const T0: i64 = 1_763_000_000; // 2025-11-13
 
-fn ep(method: Method, template: &str, route: bool, ok_auth: u64, ok_noauth: u64, s401: u64) -> EndpointStats {
+fn ep(
+    method: Method,
+    template: &str,
+    route: bool,
+    ok_auth: u64,
+    ok_noauth: u64,
+    s401: u64,
+) -> EndpointStats {
     let mut status = StatusCounts::default();
     for _ in 0..ok_auth + ok_noauth {
         status.record(Some(200));
@@ -91,7 +124,11 @@ fn ep(method: Method, template: &str, route: bool, ok_auth: u64, ok_noauth: u64,
         service: "petstore".into(),
         method,
         template: PathTemplate::parse(template),
-        source: if route { TemplateSource::Route } else { TemplateSource::Inferred },
+        source: if route {
+            TemplateSource::Route
+        } else {
+            TemplateSource::Inferred
+        },
         requests: ok_auth + ok_noauth + s401,
         status,
         ok_with_auth: ok_auth,
@@ -153,7 +190,15 @@ fn report_has_the_expected_findings() {
         .findings
         .iter()
         .filter(|f| f.kind != FindingKind::Unobserved)
-        .map(|f| format!("{} {} {} {}", f.kind.as_str(), f.severity.as_str(), f.method, f.path))
+        .map(|f| {
+            format!(
+                "{} {} {} {}",
+                f.kind.as_str(),
+                f.severity.as_str(),
+                f.method,
+                f.path
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -177,10 +222,14 @@ fn report_has_the_expected_findings() {
 fn text_snapshot() {
     let r = report();
     insta::assert_snapshot!("text", output::render(&r, Format::Text, &opts()));
-    let verbose = RenderOptions { verbose: true, ..opts() };
+    let verbose = RenderOptions {
+        verbose: true,
+        ..opts()
+    };
     let v = output::render(&r, Format::Text, &verbose);
     assert!(
-        v.lines().any(|l| l.starts_with("info      unobserved ") && l.contains(" PUT     /pet ")),
+        v.lines()
+            .any(|l| l.starts_with("info      unobserved ") && l.contains(" PUT     /pet ")),
         "verbose lists unobserved operations"
     );
 }
@@ -189,10 +238,21 @@ fn text_snapshot() {
 fn text_colour_only_when_asked() {
     let r = report();
     assert!(!output::render(&r, Format::Text, &opts()).contains('\x1b'));
-    let coloured = output::render(&r, Format::Text, &RenderOptions { color: true, ..opts() });
+    let coloured = output::render(
+        &r,
+        Format::Text,
+        &RenderOptions {
+            color: true,
+            ..opts()
+        },
+    );
     assert!(coloured.contains("\x1b[1;31mcritical"));
     // alignment is computed before colouring: stripping codes gives the plain text back
-    let stripped = coloured.replace("\x1b[1;31m", "").replace("\x1b[31m", "").replace("\x1b[33m", "").replace("\x1b[0m", "");
+    let stripped = coloured
+        .replace("\x1b[1;31m", "")
+        .replace("\x1b[31m", "")
+        .replace("\x1b[33m", "")
+        .replace("\x1b[0m", "");
     assert_eq!(stripped, output::render(&r, Format::Text, &opts()));
 }
 
@@ -207,7 +267,10 @@ fn markdown_snapshot_and_escaping() {
     assert!(md.contains("a \\| b &lt;script&gt;"), "{md}");
     assert!(md.contains("`/x\\|y`"));
     // every table row has the header's number of cells
-    for line in md.lines().filter(|l| l.starts_with("| critical") || l.starts_with("| high")) {
+    for line in md
+        .lines()
+        .filter(|l| l.starts_with("| critical") || l.starts_with("| high"))
+    {
         let cells = line.replace("\\|", "").matches('|').count();
         assert_eq!(cells, 9, "{line}");
     }
@@ -223,7 +286,9 @@ fn json_snapshot_and_schema_fields() {
     assert_eq!(v["failed"], true);
     let findings = v["findings"].as_array().unwrap();
     for f in findings {
-        for k in ["kind", "service", "method", "path", "severity", "requests", "auth", "reason"] {
+        for k in [
+            "kind", "service", "method", "path", "severity", "requests", "auth", "reason",
+        ] {
             assert!(f.get(k).is_some(), "finding lacks {k}: {f}");
         }
     }
@@ -344,7 +409,10 @@ fn the_validator_rejects_broken_sarif() {
     let mut errors = Vec::new();
     let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": [{"level": "fatal", "message": {"text": "x"}}]}]});
     validate(&schema, &schema, &bad, "", &mut errors);
-    assert!(errors.iter().any(|e| e.contains("missing required name")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("missing required name")),
+        "{errors:?}"
+    );
     assert!(errors.iter().any(|e| e.contains("fatal")), "{errors:?}");
 }
 
@@ -370,17 +438,32 @@ fn sarif_is_valid_and_usable_by_code_scanning() {
         let idx = res["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(res["ruleId"], rules[idx]["id"]);
         let loc = &res["locations"][0]["physicalLocation"];
-        assert_eq!(loc["artifactLocation"]["uri"], "tests/data/swagger-petstore3.yaml");
+        assert_eq!(
+            loc["artifactLocation"]["uri"],
+            "tests/data/swagger-petstore3.yaml"
+        );
         assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
-        assert!(res["partialFingerprints"]["shadowscanFinding/v1"].as_str().unwrap().len() == 16);
+        assert!(
+            res["partialFingerprints"]["shadowscanFinding/v1"]
+                .as_str()
+                .unwrap()
+                .len()
+                == 16
+        );
     }
     let del = results
         .iter()
         .find(|x| x["ruleId"] == "unauthenticated" && x["properties"]["method"] == "DELETE")
         .unwrap();
-    assert_eq!(del["locations"][0]["physicalLocation"]["region"]["startLine"], 279);
+    assert_eq!(
+        del["locations"][0]["physicalLocation"]["region"]["startLine"],
+        279
+    );
     assert_eq!(del["level"], "error");
-    let unobserved = results.iter().find(|x| x["ruleId"] == "unobserved").unwrap();
+    let unobserved = results
+        .iter()
+        .find(|x| x["ruleId"] == "unobserved")
+        .unwrap();
     assert_eq!(unobserved["level"], "note");
 }
 
@@ -391,29 +474,59 @@ fn junit_parses_with_one_failure_per_failing_finding() {
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
-    let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
     assert_eq!(suites.len(), 1);
-    let cases: Vec<_> = suites[0].children().filter(|n| n.has_tag_name("testcase")).collect();
+    let cases: Vec<_> = suites[0]
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
     let failures: Vec<_> = cases
         .iter()
         .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
         .collect();
     assert_eq!(failures.len(), r.summary.shadow + r.summary.unauthenticated);
-    assert_eq!(suites[0].attribute("failures"), Some(failures.len().to_string().as_str()));
-    assert_eq!(suites[0].attribute("tests"), Some(cases.len().to_string().as_str()));
-    assert!(failures.iter().any(|c| c.attribute("name") == Some("GET /api/v3/admin/export")));
-    let zombie = cases.iter().find(|c| c.attribute("name") == Some("GET /pet/findByTags")).unwrap();
-    assert!(zombie.children().all(|n| !n.has_tag_name("failure")), "zombie is not in --fail-on by default");
+    assert_eq!(
+        suites[0].attribute("failures"),
+        Some(failures.len().to_string().as_str())
+    );
+    assert_eq!(
+        suites[0].attribute("tests"),
+        Some(cases.len().to_string().as_str())
+    );
+    assert!(failures
+        .iter()
+        .any(|c| c.attribute("name") == Some("GET /api/v3/admin/export")));
+    let zombie = cases
+        .iter()
+        .find(|c| c.attribute("name") == Some("GET /pet/findByTags"))
+        .unwrap();
+    assert!(
+        zombie.children().all(|n| !n.has_tag_name("failure")),
+        "zombie is not in --fail-on by default"
+    );
 
     // A clean service still reports what it checked.
     let clean = diff::diff(
         &[ep(Method::Get, "/api/v3/pet/1", false, 5, 0, 0)],
-        &[SpecBinding { service: "petstore".into(), spec: petstore3() }],
-        &DiffOptions { report_unobserved: false, ..DiffOptions::default() },
+        &[SpecBinding {
+            service: "petstore".into(),
+            spec: petstore3(),
+        }],
+        &DiffOptions {
+            report_unobserved: false,
+            ..DiffOptions::default()
+        },
     );
     let xml = output::render(&clean, Format::Junit, &opts());
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    let names: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).filter_map(|n| n.attribute("name")).collect();
+    let names: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
     // no findings at all: no service suite, which is still valid JUnit
     assert!(names.is_empty());
     assert_eq!(doc.root_element().attribute("failures"), Some("0"));
@@ -425,7 +538,9 @@ fn junit_escapes_markup() {
     r.findings[0].reason = "a <b> & \"c\" \u{1}".into();
     let xml = output::render(&r, Format::Junit, &opts());
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    assert!(doc.descendants().any(|n| n.attribute("message").is_some_and(|m| m.contains("a <b> & \"c\""))));
+    assert!(doc.descendants().any(|n| n
+        .attribute("message")
+        .is_some_and(|m| m.contains("a <b> & \"c\""))));
 }
 
 #[test]
@@ -434,9 +549,17 @@ fn github_annotations() {
     let out = output::render(&r, Format::Github, &opts());
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.contains(&"::error file=tests/data/swagger-petstore3.yaml,line=279,title=critical unauthenticated%3A DELETE /pet/{petId}::unauthenticated DELETE /pet/{petId} (petstore): the spec requires authentication, but 17 of 17 successful requests carried no auth evidence; 17 requests, auth missing"), "{out}");
-    assert!(lines.iter().any(|l| l.starts_with("::warning file=tests/data/swagger-petstore3.yaml,line=163,title=medium zombie")));
-    assert!(!out.contains("unobserved GET"), "informational findings only with --verbose");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("::error ")).count(), 10);
+    assert!(lines.iter().any(|l| l.starts_with(
+        "::warning file=tests/data/swagger-petstore3.yaml,line=163,title=medium zombie"
+    )));
+    assert!(
+        !out.contains("unobserved GET"),
+        "informational findings only with --verbose"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("::error ")).count(),
+        10
+    );
 }
 
 #[test]
@@ -456,7 +579,10 @@ fn baseline_suppression_shows_in_outputs() {
 // ---- --suggest ----
 
 fn shadow_findings(r: &DiffReport) -> Vec<&diff::Finding> {
-    r.findings.iter().filter(|f| f.kind == FindingKind::Shadow).collect()
+    r.findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Shadow)
+        .collect()
 }
 
 #[test]
@@ -467,7 +593,10 @@ fn suggest_adds_yaml_stubs_and_keeps_the_rest() {
     let patched = suggest::patched(text, "specs/swagger-petstore3.yaml", &fs).unwrap();
     // only additions: removing the added lines gives the file back byte for byte
     let d = similar::TextDiff::from_lines(text, &patched);
-    assert!(d.ops().iter().all(|op| op.tag() != similar::DiffTag::Delete && op.tag() != similar::DiffTag::Replace));
+    assert!(d
+        .ops()
+        .iter()
+        .all(|op| op.tag() != similar::DiffTag::Delete && op.tag() != similar::DiffTag::Replace));
     let added: Vec<String> = d
         .iter_all_changes()
         .filter(|c| c.tag() == similar::ChangeTag::Insert)
@@ -480,7 +609,10 @@ fn suggest_adds_yaml_stubs_and_keeps_the_rest() {
     assert_eq!(lines[key + 1], "    patch:");
     assert_eq!(lines[key + 2], "      summary: TODO");
     // new paths are keys under `paths:`, relative to the base path
-    assert!(added.contains("  /admin/export:\n    get:\n      summary: TODO\n"), "{added}");
+    assert!(
+        added.contains("  /admin/export:\n    get:\n      summary: TODO\n"),
+        "{added}"
+    );
     assert!(added.contains("  /pet/{petId}/raw:\n    get:\n"));
     assert!(added.contains("        - name: petId\n          in: path\n          required: true\n          schema:\n            type: string\n"), "{added}");
     assert!(added.contains("      responses:\n        '200':\n          description: TODO\n"));
@@ -491,8 +623,14 @@ fn suggest_adds_yaml_stubs_and_keeps_the_rest() {
     let admin = lines.iter().position(|l| *l == "  /admin/export:").unwrap();
     assert!(admin < comp && admin > key);
     let diff = suggest::suggest(text, "specs/swagger-petstore3.yaml", &fs).unwrap();
-    assert!(diff.starts_with("--- a/specs/swagger-petstore3.yaml\n+++ b/specs/swagger-petstore3.yaml\n@@"));
-    assert!(diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count() == 0);
+    assert!(diff
+        .starts_with("--- a/specs/swagger-petstore3.yaml\n+++ b/specs/swagger-petstore3.yaml\n@@"));
+    assert!(
+        diff.lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .count()
+            == 0
+    );
     insta::assert_snapshot!("suggest_yaml", diff);
 }
 
@@ -514,23 +652,46 @@ fn suggest_adds_json_stubs_to_a_swagger2_file() {
     let v: Value = serde_json::from_str(&patched).expect("patched JSON parses");
     let del = &v["paths"]["/status/{codes}"]["options"];
     assert_eq!(del["summary"], "TODO");
-    assert_eq!(del["parameters"][0]["type"], "string", "Swagger 2 parameters carry the type");
-    assert!(v["paths"]["/status/{codes}"]["get"].is_object(), "existing methods kept");
+    assert_eq!(
+        del["parameters"][0]["type"], "string",
+        "Swagger 2 parameters carry the type"
+    );
+    assert!(
+        v["paths"]["/status/{codes}"]["get"].is_object(),
+        "existing methods kept"
+    );
     assert!(v["paths"]["/legacy"]["get"].is_object());
     let orig: Value = serde_json::from_str(text).unwrap();
-    assert_eq!(orig["paths"].as_object().unwrap().len() + 1, v["paths"].as_object().unwrap().len());
+    assert_eq!(
+        orig["paths"].as_object().unwrap().len() + 1,
+        v["paths"].as_object().unwrap().len()
+    );
     let d = similar::TextDiff::from_lines(text, &patched);
-    assert!(d.ops().iter().all(|op| op.tag() == similar::DiffTag::Equal || op.tag() == similar::DiffTag::Insert));
-    assert!(patched.contains("\n    \"/legacy\": {\n      \"get\": {\n        \"summary\": \"TODO\","), "file indentation kept");
+    assert!(d
+        .ops()
+        .iter()
+        .all(|op| op.tag() == similar::DiffTag::Equal || op.tag() == similar::DiffTag::Insert));
+    assert!(
+        patched.contains("\n    \"/legacy\": {\n      \"get\": {\n        \"summary\": \"TODO\","),
+        "file indentation kept"
+    );
 }
 
 #[test]
 fn suggest_on_minimal_specs() {
     let r = report();
-    let fs: Vec<_> = shadow_findings(&r).into_iter().filter(|f| f.path == "/healthz").collect();
+    let fs: Vec<_> = shadow_findings(&r)
+        .into_iter()
+        .filter(|f| f.path == "/healthz")
+        .collect();
     let yaml = "openapi: 3.0.0\ninfo:\n  title: t\n  version: '1'\npaths: {}\n";
     let out = suggest::patched(yaml, "t.yaml", &fs).unwrap();
-    assert!(out.starts_with("openapi: 3.0.0\ninfo:\n  title: t\n  version: '1'\npaths:\n  /healthz:\n    get:\n"), "{out}");
+    assert!(
+        out.starts_with(
+            "openapi: 3.0.0\ninfo:\n  title: t\n  version: '1'\npaths:\n  /healthz:\n    get:\n"
+        ),
+        "{out}"
+    );
     let json = "{\"openapi\":\"3.0.0\",\"paths\":{}}";
     let out = suggest::patched(json, "t.json", &fs).unwrap();
     let v: Value = serde_json::from_str(&out).unwrap();

@@ -172,7 +172,9 @@ pub enum BaselineError {
         line: Option<usize>,
         message: String,
     },
-    #[error("{file}: baseline version {version} is not supported (this shadowscan reads version 1)")]
+    #[error(
+        "{file}: baseline version {version} is not supported (this shadowscan reads version 1)"
+    )]
     Version { file: PathBuf, version: u32 },
 }
 
@@ -287,7 +289,8 @@ pub fn apply(mut report: DiffReport, baseline: &Baseline, today: Date) -> DiffRe
         } else {
             if let Some(e) = expired {
                 let d = e.expires.map(|d| d.to_string()).unwrap_or_default();
-                f.baseline_expired = Some(format!("baseline acceptance expired on {d} ({})", e.reason));
+                f.baseline_expired =
+                    Some(format!("baseline acceptance expired on {d} ({})", e.reason));
                 f.reason = format!("{}; baseline acceptance expired on {d}", f.reason);
             }
             kept.push(f);
@@ -378,7 +381,10 @@ expires = "2026-11-23"
         let r = apply(report(), &b, TODAY);
         assert_eq!(r.summary.suppressed, 2);
         assert_eq!(r.summary.shadow, 0);
-        assert_eq!(r.summary.unauthenticated, 1, "another kind on the same path is not accepted");
+        assert_eq!(
+            r.summary.unauthenticated, 1,
+            "another kind on the same path is not accepted"
+        );
         assert_eq!(r.suppressed[1].expires.as_deref(), Some("2026-11-23"));
         assert!(!r.fails(&[FindingKind::Shadow]));
     }
@@ -411,14 +417,22 @@ expires = "2026-11-23"
 
     #[test]
     fn bad_baselines_name_file_and_line() {
-        let e = parse("version = 1\n[[accepted]]\nkind = \"ghost\"\n", Format::Toml, Path::new("ci/baseline.toml")).unwrap_err();
+        let e = parse(
+            "version = 1\n[[accepted]]\nkind = \"ghost\"\n",
+            Format::Toml,
+            Path::new("ci/baseline.toml"),
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("ci/baseline.toml:3"), "{msg}");
         let e = parse("[[accepted]]\nkind=\"shadow\"\nservice=\"a\"\nmethod=\"GET\"\npath=\"/\"\nreason=\"r\"\nexpires=\"31/12/2026\"\n", Format::Toml, Path::new("b.toml")).unwrap_err();
         assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
         let e = parse("version = 2\n", Format::Toml, Path::new("b.toml")).unwrap_err();
         assert!(matches!(e, BaselineError::Version { version: 2, .. }));
-        assert!(matches!(read(Path::new("/nonexistent/b.toml")), Err(BaselineError::Read { .. })));
+        assert!(matches!(
+            read(Path::new("/nonexistent/b.toml")),
+            Err(BaselineError::Read { .. })
+        ));
     }
 
     #[test]

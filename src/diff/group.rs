@@ -58,7 +58,13 @@ impl GNode {
         let mut keys: Vec<String> = self
             .children
             .keys()
-            .map(|k| if is_param(k) { "{}".to_owned() } else { k.clone() })
+            .map(|k| {
+                if is_param(k) {
+                    "{}".to_owned()
+                } else {
+                    k.clone()
+                }
+            })
             .collect();
         keys.dedup();
         (keys, !self.members.is_empty())
@@ -101,7 +107,11 @@ pub(crate) fn looks_like_value(seg: &str) -> bool {
 /// A long random-looking token (API keys, cache keys, session ids): 16+ characters of
 /// letters (both cases) and digits or `-`/`_`, with many case changes.
 pub(crate) fn looks_random(seg: &str) -> bool {
-    if seg.len() < 16 || !seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if seg.len() < 16
+        || !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return false;
     }
     let changes = seg

@@ -276,7 +276,8 @@ impl Router {
     /// Returns whether the subtree holds a parameter edge.
     fn mark_last_params(&mut self, at: NodeId) -> bool {
         let node = &self.nodes[at as usize];
-        let mut children: Vec<(NodeId, bool)> = node.literals.values().map(|&n| (n, false)).collect();
+        let mut children: Vec<(NodeId, bool)> =
+            node.literals.values().map(|&n| (n, false)).collect();
         children.extend(node.mixed.iter().map(|(_, n)| (*n, true)));
         children.extend(node.param.iter().map(|(_, n)| (*n, true)));
         children.extend(node.slashy.iter().map(|(_, n)| (*n, true)));
@@ -504,16 +505,21 @@ fn looks_like_path_value(name: &str, run: &[Obs<'_>]) -> bool {
         return false;
     }
     let n = name.to_ascii_lowercase();
-    let pathish = ["path", "file", "ref", "key", "glob", "prefix", "rest", "splat", "tail", "wildcard", "object", "blob"]
-        .iter()
-        .any(|w| n.contains(w));
+    let pathish = [
+        "path", "file", "ref", "key", "glob", "prefix", "rest", "splat", "tail", "wildcard",
+        "object", "blob",
+    ]
+    .iter()
+    .any(|w| n.contains(w));
     if pathish {
         return true;
     }
     match run.last() {
-        Some(Obs::Lit(l)) => l
-            .rsplit_once('.')
-            .is_some_and(|(stem, ext)| !stem.is_empty() && (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric())),
+        Some(Obs::Lit(l)) => l.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        }),
         _ => false,
     }
 }

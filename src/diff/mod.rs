@@ -57,7 +57,9 @@ impl Default for DiffOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     Shadow,
@@ -90,7 +92,8 @@ impl FindingKind {
     }
 
     /// The kinds that fail a build unless told otherwise.
-    pub const DEFAULT_FAIL_ON: [FindingKind; 2] = [FindingKind::Shadow, FindingKind::Unauthenticated];
+    pub const DEFAULT_FAIL_ON: [FindingKind; 2] =
+        [FindingKind::Shadow, FindingKind::Unauthenticated];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -281,7 +284,10 @@ impl Agg {
         self.ok_with_auth += e.ok_with_auth;
         self.ok_without_auth += e.ok_without_auth;
         self.evidence |= e.evidence;
-        self.first_seen = Some(self.first_seen.map_or(e.first_seen, |f| f.min(e.first_seen)));
+        self.first_seen = Some(
+            self.first_seen
+                .map_or(e.first_seen, |f| f.min(e.first_seen)),
+        );
         self.last_seen = Some(self.last_seen.map_or(e.last_seen, |l| l.max(e.last_seen)));
         if self.observed.len() < MAX_LISTED {
             self.observed.insert(e.template.as_str().to_owned());
@@ -341,24 +347,44 @@ pub fn canonical_observed(t: &PathTemplate) -> PathTemplate {
 
 /// Words that make an endpoint sensitive when it is undocumented or unauthenticated.
 const SENSITIVE: &[&str] = &[
-    "admin", "export", "internal", "debug", "actuator", "impersonate", "token", "secret",
-    "config", "env", "dump", "backup", "migrate", "private", "sudo", "password", "credential",
-    "console", "download", "bulk", "pprof", "heapdump",
+    "admin",
+    "export",
+    "internal",
+    "debug",
+    "actuator",
+    "impersonate",
+    "token",
+    "secret",
+    "config",
+    "env",
+    "dump",
+    "backup",
+    "migrate",
+    "private",
+    "sudo",
+    "password",
+    "credential",
+    "console",
+    "download",
+    "bulk",
+    "pprof",
+    "heapdump",
 ];
 
 pub fn is_sensitive(path: &str) -> bool {
-    path.split('/')
-        .filter(|s| !s.starts_with('{'))
-        .any(|s| {
-            let s = s.to_ascii_lowercase();
-            SENSITIVE
-                .iter()
-                .any(|w| s == *w || s.starts_with(w) || s.ends_with(w) || s.trim_start_matches('_') == *w)
+    path.split('/').filter(|s| !s.starts_with('{')).any(|s| {
+        let s = s.to_ascii_lowercase();
+        SENSITIVE.iter().any(|w| {
+            s == *w || s.starts_with(w) || s.ends_with(w) || s.trim_start_matches('_') == *w
         })
+    })
 }
 
 fn writes(m: Method) -> bool {
-    matches!(m, Method::Post | Method::Put | Method::Patch | Method::Delete)
+    matches!(
+        m,
+        Method::Post | Method::Put | Method::Patch | Method::Delete
+    )
 }
 
 /// Undocumented: medium; high when sensitive-looking or writing; critical when also
@@ -413,7 +439,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     let mut report = DiffReport::default();
     let mut documented: HashMap<(usize, u32), Agg> = HashMap::new();
     let mut auth_known: HashMap<&str, bool> = HashMap::new();
-    let bound: BTreeSet<&str> = specs.iter().map(|b| b.service.as_str()).collect();
     let mut findings = Vec::new();
 
     for (service, eps) in &by_service {
@@ -423,11 +448,17 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             .filter(|&i| specs[i].service == *service)
             .collect();
         if bindings.is_empty() {
-            report.summary.services_without_spec.push((*service).to_owned());
+            report
+                .summary
+                .services_without_spec
+                .push((*service).to_owned());
             continue;
         }
         if !known {
-            report.summary.services_auth_unknown.push((*service).to_owned());
+            report
+                .summary
+                .services_auth_unknown
+                .push((*service).to_owned());
         }
         let mut cands: Vec<ShadowCand<'_>> = Vec::new();
         for &e in eps {
@@ -478,12 +509,24 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
         for (i, op) in binding.spec.operations.iter().enumerate() {
             let agg = documented.get(&(b, i as u32));
             let make = |kind, severity, agg: Option<&Agg>, reason: String| {
-                doc_finding(kind, severity, binding, base.clone(), op, agg, known.unwrap_or(false), reason)
+                doc_finding(
+                    kind,
+                    severity,
+                    binding,
+                    base.clone(),
+                    op,
+                    agg,
+                    known.unwrap_or(false),
+                    reason,
+                )
             };
             let Some(agg) = agg else {
                 if opts.report_unobserved {
-                    let reason = if known.is_none() && !bound_seen(&by_service, &binding.service) {
-                        format!("documented, but service {} sent no traffic in the window", binding.service)
+                    let reason = if known.is_none() {
+                        format!(
+                            "documented, but service {} sent no traffic in the window",
+                            binding.service
+                        )
                     } else {
                         "documented, no traffic in the window".to_owned()
                     };
@@ -498,10 +541,17 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                     agg.requests,
                     plural(agg.requests)
                 );
-                findings.push(make(FindingKind::Zombie, Severity::Medium, Some(agg), reason));
+                findings.push(make(
+                    FindingKind::Zombie,
+                    Severity::Medium,
+                    Some(agg),
+                    reason,
+                ));
             }
             let level = agg.auth(known.unwrap_or(false));
-            if op.security == Security::Required && matches!(level, AuthLevel::Missing | AuthLevel::Mixed) {
+            if op.security == Security::Required
+                && matches!(level, AuthLevel::Missing | AuthLevel::Mixed)
+            {
                 let path = op.template.as_str();
                 let sev = unauth_severity(path, op.method, level, true);
                 let reason = format!(
@@ -514,7 +564,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             }
         }
     }
-    let _ = bound;
 
     findings.sort_by(|a, b| {
         (a.kind, &a.service, &a.path, a.method).cmp(&(b.kind, &b.service, &b.path, b.method))
@@ -523,10 +572,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     report.findings = findings;
     report.recount();
     report
-}
-
-fn bound_seen(by_service: &BTreeMap<&str, Vec<&EndpointStats>>, service: &str) -> bool {
-    by_service.contains_key(service)
 }
 
 fn plural(n: u64) -> &'static str {
@@ -560,7 +605,11 @@ fn doc_finding(
         requests: a.requests,
         ok_with_auth: a.ok_with_auth,
         ok_without_auth: a.ok_without_auth,
-        auth: if agg.is_some() { a.auth(service_known) } else { AuthLevel::None },
+        auth: if agg.is_some() {
+            a.auth(service_known)
+        } else {
+            AuthLevel::None
+        },
         evidence: a.evidence.names(),
         spec_security: Some(op.security),
         first_seen: a.first_seen,
@@ -602,7 +651,11 @@ fn resolve(
             let ops = &specs[b].spec.operations;
             let exact = |o: u32| ops[o as usize].method == method;
             if let Some(w) = routers[b].full_match(obs, Want::Op(&exact), fallback) {
-                let op = routers[b].ops_at(w.node).iter().copied().find(|&o| exact(o));
+                let op = routers[b]
+                    .ops_at(w.node)
+                    .iter()
+                    .copied()
+                    .find(|&o| exact(o));
                 if let Some(op) = op {
                     return Resolved::Documented(b, op);
                 }
@@ -645,8 +698,14 @@ fn resolve(
         let prefix = routers[b].longest_prefix(obs);
         let mirror = routers[b].mirror_match(obs, opts.mirror_prefix);
         for w in [prefix, mirror].into_iter().flatten() {
-            let params = w.steps.iter().filter(|s| !matches!(s, Step::Literal)).count();
-            let better = best.as_ref().is_none_or(|(_, bw)| w.steps.len() > bw.steps.len());
+            let params = w
+                .steps
+                .iter()
+                .filter(|s| !matches!(s, Step::Literal))
+                .count();
+            let better = best
+                .as_ref()
+                .is_none_or(|(_, bw)| w.steps.len() > bw.steps.len());
             if !w.steps.is_empty() && (params > 0 || w.skipped > 0) && better {
                 best = Some((b, w));
             }
@@ -676,7 +735,10 @@ fn obs_text(o: &Obs<'_>) -> String {
 
 /// Builds the segments of an undocumented endpoint: skipped prefix as observed, documented
 /// steps with the spec's parameters (locked), the rest as observed (free to group).
-fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Vec<(usize, Option<String>)>) {
+fn candidate(
+    obs: &[Obs<'_>],
+    walk: Option<&Walk>,
+) -> (group::Candidate, Vec<(usize, Option<String>)>) {
     let mut segments = Vec::with_capacity(obs.len());
     let mut locked = Vec::with_capacity(obs.len());
     let Some(w) = walk else {
@@ -730,13 +792,19 @@ fn candidate(obs: &[Obs<'_>], walk: Option<&Walk>) -> (group::Candidate, Vec<(us
 /// `GET /articles/{slug}/comments/_debug` is not `GET` on `/articles/{slug}/comments/{id}`,
 /// and `/users/me/export` is not `/users/{id}/export`. Returns the candidates to group and,
 /// per candidate, the documented methods if it still sits on a documented path.
-fn settle_single_values(cands: &[ShadowCand<'_>]) -> (Vec<group::Candidate>, Vec<Option<Vec<Method>>>) {
+fn settle_single_values(
+    cands: &[ShadowCand<'_>],
+) -> (Vec<group::Candidate>, Vec<Option<Vec<Method>>>) {
     let mut prepared: Vec<group::Candidate> = cands.iter().map(|c| c.cand.clone()).collect();
-    let mut methods: Vec<Option<Vec<Method>>> = cands.iter().map(|c| c.documented_methods.clone()).collect();
+    let mut methods: Vec<Option<Vec<Method>>> =
+        cands.iter().map(|c| c.documented_methods.clone()).collect();
     let mut groups: BTreeMap<(Method, &[String]), Vec<usize>> = BTreeMap::new();
     for (i, c) in cands.iter().enumerate() {
         if !c.param_values.is_empty() {
-            groups.entry((c.method, &c.cand.segments[..])).or_default().push(i);
+            groups
+                .entry((c.method, &c.cand.segments[..]))
+                .or_default()
+                .push(i);
         }
     }
     for members in groups.values() {
@@ -789,12 +857,14 @@ fn shadows(
     let mut merged: BTreeMap<(Method, String), Merged> = BTreeMap::new();
     for ((c, segs), documented_methods) in cands.iter().zip(grouped).zip(documented_methods) {
         let path = PathTemplate::parse(&format!("/{}", segs.join("/")));
-        let entry = merged.entry((c.method, path.shape())).or_insert_with(|| Merged {
-            path: path.clone(),
-            agg: Agg::default(),
-            binding: c.binding,
-            documented_methods,
-        });
+        let entry = merged
+            .entry((c.method, path.shape()))
+            .or_insert_with(|| Merged {
+                path: path.clone(),
+                agg: Agg::default(),
+                binding: c.binding,
+                documented_methods,
+            });
         // Deterministic display name whatever the input order.
         if path < entry.path {
             entry.path = path;
@@ -825,7 +895,11 @@ fn shadows(
         let reason = match &m.documented_methods {
             Some(methods) => format!(
                 "{method} is not documented for this path (documented: {})",
-                methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                methods
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None => "not documented in any spec bound to this service".to_owned(),
         };

@@ -145,11 +145,22 @@ fn literal_is_preferred_over_parameter() {
     // a DELETE on it is therefore undocumented, although DELETE /pet/{petId} exists.
     let eps = vec![ep("petstore", Method::Delete, "/api/v3/pet/findByStatus")];
     let r = run(&eps, &bind("petstore", petstore3()));
-    assert!(of(&r, FindingKind::Shadow).is_empty(), "a documented DELETE with a parameter accepts the literal");
+    assert!(
+        of(&r, FindingKind::Shadow).is_empty(),
+        "a documented DELETE with a parameter accepts the literal"
+    );
     let eps = vec![ep("petstore", Method::Get, "/api/v3/pet/findByStatus")];
     let r = run(&eps, &bind("petstore", petstore3()));
-    let observed: Vec<_> = r.findings.iter().filter(|f| f.kind == FindingKind::Unobserved).map(|f| f.path.clone()).collect();
-    assert!(observed.contains(&"/pet/{petId}".to_owned()), "GET /pet/findByStatus must not count as GET /pet/{{petId}}");
+    let observed: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unobserved)
+        .map(|f| f.path.clone())
+        .collect();
+    assert!(
+        observed.contains(&"/pet/{petId}".to_owned()),
+        "GET /pet/findByStatus must not count as GET /pet/{{petId}}"
+    );
     assert!(!observed.contains(&"/pet/findByStatus".to_owned()));
 }
 
@@ -157,7 +168,10 @@ fn literal_is_preferred_over_parameter() {
 fn undocumented_method_on_documented_path_is_a_shadow() {
     let eps = vec![ep("petstore", Method::Patch, "/api/v3/pet/42")];
     let r = run(&eps, &bind("petstore", petstore3()));
-    assert_eq!(of(&r, FindingKind::Shadow), vec!["PATCH /api/v3/pet/{petId}"]);
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["PATCH /api/v3/pet/{petId}"]
+    );
     let f = &r.findings[0];
     assert!(f.reason.contains("GET, POST, DELETE"), "{}", f.reason);
     assert_eq!(f.spec_path.as_deref(), Some("/pet/{petId}"));
@@ -172,7 +186,11 @@ fn head_and_options_are_answered_by_the_framework() {
         ep("petstore", Method::Head, "/api/v3/user/login"),
     ];
     let r = run(&eps, &bind("petstore", petstore3()));
-    assert!(of(&r, FindingKind::Shadow).is_empty(), "{:?}", of(&r, FindingKind::Shadow));
+    assert!(
+        of(&r, FindingKind::Shadow).is_empty(),
+        "{:?}",
+        of(&r, FindingKind::Shadow)
+    );
     let opts = DiffOptions {
         implicit_head: false,
         implicit_options: false,
@@ -184,7 +202,13 @@ fn head_and_options_are_answered_by_the_framework() {
 
 #[test]
 fn trailing_slash_percent_encoding_and_conventions_are_one_endpoint() {
-    let s = spec("", vec![op(Method::Get, "/users/{id}/orders", Security::Required), op(Method::Get, "/caf\u{e9}", Security::Public)]);
+    let s = spec(
+        "",
+        vec![
+            op(Method::Get, "/users/{id}/orders", Security::Required),
+            op(Method::Get, "/caf\u{e9}", Security::Public),
+        ],
+    );
     let eps = vec![
         ep("shop", Method::Get, "/users/12/orders/"),
         ep("shop", Method::Get, "/caf%C3%A9"),
@@ -194,8 +218,15 @@ fn trailing_slash_percent_encoding_and_conventions_are_one_endpoint() {
     ];
     let r = run(&eps, &bind("shop", s));
     assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /reports/{id}/rows"]);
-    let f = r.findings.iter().find(|f| f.kind == FindingKind::Shadow).unwrap();
-    assert_eq!(f.requests, 30, "three conventions of one endpoint merge their counts");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Shadow)
+        .unwrap();
+    assert_eq!(
+        f.requests, 30,
+        "three conventions of one endpoint merge their counts"
+    );
     assert_eq!(r.summary.operations_observed, 2);
 }
 
@@ -225,23 +256,51 @@ fn mixed_segments_match_by_their_literal_parts() {
 
 #[test]
 fn slashy_parameters_swallow_segments() {
-    let mut contents = op(Method::Get, "/repos/{owner}/{repo}/contents/{path}", Security::Required);
+    let mut contents = op(
+        Method::Get,
+        "/repos/{owner}/{repo}/contents/{path}",
+        Security::Required,
+    );
     contents.path_params[2].may_contain_slashes = true;
     let s = spec(
         "",
         vec![
             contents,
             // not declared slashy, but named like a ref and the last parameter
-            op(Method::Get, "/repos/{owner}/{repo}/git/ref/{ref}", Security::Required),
-            op(Method::Get, "/repos/{owner}/{repo}/issues/{number}", Security::Required),
+            op(
+                Method::Get,
+                "/repos/{owner}/{repo}/git/ref/{ref}",
+                Security::Required,
+            ),
+            op(
+                Method::Get,
+                "/repos/{owner}/{repo}/issues/{number}",
+                Security::Required,
+            ),
         ],
     );
     let eps = vec![
-        ep("gh", Method::Get, "/repos/octocat/hello-world/contents/docs/guide/intro.md"),
-        ep("gh", Method::Get, "/repos/octocat/hello-world/contents/README.md"),
-        ep("gh", Method::Get, "/repos/octocat/hello-world/git/ref/heads/feature/x"),
+        ep(
+            "gh",
+            Method::Get,
+            "/repos/octocat/hello-world/contents/docs/guide/intro.md",
+        ),
+        ep(
+            "gh",
+            Method::Get,
+            "/repos/octocat/hello-world/contents/README.md",
+        ),
+        ep(
+            "gh",
+            Method::Get,
+            "/repos/octocat/hello-world/git/ref/heads/feature/x",
+        ),
         // a sub-resource under an ordinary last parameter stays a shadow
-        ep("gh", Method::Get, "/repos/octocat/hello-world/issues/12/export"),
+        ep(
+            "gh",
+            Method::Get,
+            "/repos/octocat/hello-world/issues/12/export",
+        ),
     ];
     let r = run(&eps, &bind("gh", s));
     assert_eq!(
@@ -257,7 +316,10 @@ fn slashy_parameters_swallow_segments() {
 
 #[test]
 fn spec_guides_grouping_of_undocumented_sub_resources() {
-    let s = spec("", vec![op(Method::Get, "/v1/coupons/{coupon}", Security::Required)]);
+    let s = spec(
+        "",
+        vec![op(Method::Get, "/v1/coupons/{coupon}", Security::Required)],
+    );
     let eps = vec![
         ep("shop", Method::Get, "/v1/coupons/SUMMER25/export"),
         ep("shop", Method::Get, "/v1/coupons/WINTER10/export"),
@@ -265,7 +327,10 @@ fn spec_guides_grouping_of_undocumented_sub_resources() {
         ep("shop", Method::Get, "/v1/coupons/SUMMER25"),
     ];
     let r = run(&eps, &bind("shop", s));
-    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /v1/coupons/{coupon}/export"]);
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["GET /v1/coupons/{coupon}/export"]
+    );
     let f = &r.findings[0];
     assert_eq!(f.requests, 30);
     assert_eq!(f.observed.len(), 3);
@@ -275,23 +340,37 @@ fn spec_guides_grouping_of_undocumented_sub_resources() {
 fn mirrors_of_documented_paths_borrow_their_parameters() {
     let eps = with_auth_anchor(vec![
         unauth(ep("petstore", Method::Get, "/internal/api/v3/user/alpha")),
-        unauth(ep("petstore", Method::Get, "/internal/api/v3/user/bravo-12")),
+        unauth(ep(
+            "petstore",
+            Method::Get,
+            "/internal/api/v3/user/bravo-12",
+        )),
         unauth(ep("petstore", Method::Get, "/internal/api/v3/user/login")),
     ]);
     let r = run(&eps, &bind("petstore", petstore3()));
     assert_eq!(
         of(&r, FindingKind::Shadow),
-        vec!["GET /internal/api/v3/user/login", "GET /internal/api/v3/user/{username}"]
+        vec![
+            "GET /internal/api/v3/user/login",
+            "GET /internal/api/v3/user/{username}"
+        ]
     );
 }
 
 #[test]
 fn high_cardinality_word_values_become_one_parameter() {
     let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
-    let mut eps: Vec<_> = ["alpha", "bravo-12", "octocat", "hello-world", "rust-lang.io", "cedar7"]
-        .iter()
-        .map(|v| ep("svc", Method::Get, &format!("/internal/users/{v}")))
-        .collect();
+    let mut eps: Vec<_> = [
+        "alpha",
+        "bravo-12",
+        "octocat",
+        "hello-world",
+        "rust-lang.io",
+        "cedar7",
+    ]
+    .iter()
+    .map(|v| ep("svc", Method::Get, &format!("/internal/users/{v}")))
+    .collect();
     // distinct actions under one parent stay literal
     for a in ["export", "stats"] {
         eps.push(ep("svc", Method::Get, &format!("/admin/{a}")));
@@ -328,7 +407,9 @@ fn few_words_with_different_sub_paths_stay_literal() {
     ];
     let r = run(&eps, &bind("svc", s));
     assert_eq!(of(&r, FindingKind::Shadow).len(), 4);
-    assert!(of(&r, FindingKind::Shadow).iter().all(|p| !p.contains("{param}") && !p.contains("{admin}")));
+    assert!(of(&r, FindingKind::Shadow)
+        .iter()
+        .all(|p| !p.contains("{param}") && !p.contains("{admin}")));
 }
 
 #[test]
@@ -345,17 +426,43 @@ fn unauthenticated_missing_mixed_and_severity() {
         ep("petstore", Method::Get, "/api/v3/store/inventory"),
     ];
     let r = run(&eps, &bind("petstore", petstore3()));
-    let u: Vec<_> = r.findings.iter().filter(|f| f.kind == FindingKind::Unauthenticated).collect();
-    let summary: Vec<_> = u.iter().map(|f| (f.method, f.path.as_str(), f.auth, f.severity)).collect();
+    let u: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unauthenticated)
+        .collect();
+    let summary: Vec<_> = u
+        .iter()
+        .map(|f| (f.method, f.path.as_str(), f.auth, f.severity))
+        .collect();
     assert_eq!(
         summary,
         vec![
-            (Method::Get, "/api/v3/admin/export", AuthLevel::Missing, Severity::Critical),
-            (Method::Get, "/pet/{petId}", AuthLevel::Mixed, Severity::Medium),
-            (Method::Delete, "/pet/{petId}", AuthLevel::Missing, Severity::Critical),
+            (
+                Method::Get,
+                "/api/v3/admin/export",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
+            (
+                Method::Get,
+                "/pet/{petId}",
+                AuthLevel::Mixed,
+                Severity::Medium
+            ),
+            (
+                Method::Delete,
+                "/pet/{petId}",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
         ]
     );
-    let shadow = r.findings.iter().find(|f| f.kind == FindingKind::Shadow).unwrap();
+    let shadow = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Shadow)
+        .unwrap();
     assert_eq!(shadow.severity, Severity::Critical);
     assert_eq!(shadow.spec_path.as_deref(), Some("/admin/export"));
 }
@@ -370,7 +477,11 @@ fn optional_and_public_operations_are_not_unauthenticated() {
             op(Method::Get, "/me", Security::Required),
         ],
     );
-    let eps = vec![unauth(ep("c", Method::Get, "/feed")), unauth(ep("c", Method::Get, "/tags")), ep("c", Method::Get, "/me")];
+    let eps = vec![
+        unauth(ep("c", Method::Get, "/feed")),
+        unauth(ep("c", Method::Get, "/tags")),
+        ep("c", Method::Get, "/me"),
+    ];
     let r = run(&eps, &bind("c", s));
     assert!(of(&r, FindingKind::Unauthenticated).is_empty());
 }
@@ -384,27 +495,50 @@ fn a_service_without_any_auth_evidence_is_unknown_not_accused() {
     let r = run(&eps, &bind("petstore", petstore3()));
     assert!(of(&r, FindingKind::Unauthenticated).is_empty());
     assert_eq!(r.summary.services_auth_unknown, vec!["petstore"]);
-    let shadow = r.findings.iter().find(|f| f.kind == FindingKind::Shadow).unwrap();
+    let shadow = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Shadow)
+        .unwrap();
     assert_eq!(shadow.auth, AuthLevel::Unknown);
     assert_eq!(shadow.severity, Severity::High, "sensitive, auth unknown");
 }
 
 #[test]
 fn zombie_and_unobserved() {
-    let eps = vec![ep("petstore", Method::Get, "/api/v3/pet/findByTags"), ep("petstore", Method::Get, "/pet/findByTags/")];
+    let eps = vec![
+        ep("petstore", Method::Get, "/api/v3/pet/findByTags"),
+        ep("petstore", Method::Get, "/pet/findByTags/"),
+    ];
     let r = run(&eps, &bind("petstore", petstore3()));
     assert_eq!(of(&r, FindingKind::Zombie), vec!["GET /pet/findByTags"]);
-    let z = r.findings.iter().find(|f| f.kind == FindingKind::Zombie).unwrap();
-    assert_eq!((z.requests, z.spec_line, z.base_path.as_deref()), (20, Some(130), Some("/api/v3")));
+    let z = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Zombie)
+        .unwrap();
+    assert_eq!(
+        (z.requests, z.spec_line, z.base_path.as_deref()),
+        (20, Some(130), Some("/api/v3"))
+    );
     assert_eq!(z.operation_id.as_deref(), Some("op3"));
     assert_eq!(r.summary.unobserved, 18);
     assert_eq!(r.summary.zombie, 1);
-    assert!(r.findings.iter().filter(|f| f.kind == FindingKind::Unobserved).all(|f| f.severity == Severity::Info));
+    assert!(r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unobserved)
+        .all(|f| f.severity == Severity::Info));
     let none = DiffOptions {
         report_unobserved: false,
         ..DiffOptions::default()
     };
-    assert_eq!(diff(&eps, &bind("petstore", petstore3()), &none).summary.unobserved, 0);
+    assert_eq!(
+        diff(&eps, &bind("petstore", petstore3()), &none)
+            .summary
+            .unobserved,
+        0
+    );
 }
 
 #[test]
@@ -434,23 +568,54 @@ fn output_is_independent_of_input_order() {
     eps.reverse();
     let b = run(&eps, &bind("petstore", petstore3()));
     assert_eq!(a, b);
-    assert_eq!(of(&a, FindingKind::Shadow).iter().filter(|p| p.contains("/export")).count(), 2);
+    assert_eq!(
+        of(&a, FindingKind::Shadow)
+            .iter()
+            .filter(|p| p.contains("/export"))
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn several_specs_for_one_service() {
-    let a = spec("/billing", vec![op(Method::Get, "/invoices/{id}", Security::Required)]);
-    let mut b = spec("/accounts", vec![op(Method::Get, "/users/{id}", Security::Required)]);
+    let a = spec(
+        "/billing",
+        vec![op(Method::Get, "/invoices/{id}", Security::Required)],
+    );
+    let mut b = spec(
+        "/accounts",
+        vec![op(Method::Get, "/users/{id}", Security::Required)],
+    );
     b.file = "specs/accounts.yaml".into();
     let specs = vec![
-        SpecBinding { service: "api".into(), spec: a },
-        SpecBinding { service: "api".into(), spec: b },
+        SpecBinding {
+            service: "api".into(),
+            spec: a,
+        },
+        SpecBinding {
+            service: "api".into(),
+            spec: b,
+        },
     ];
-    let eps = vec![ep("api", Method::Get, "/billing/invoices/3"), ep("api", Method::Get, "/accounts/users/3"), ep("api", Method::Get, "/accounts/users/3/export")];
+    let eps = vec![
+        ep("api", Method::Get, "/billing/invoices/3"),
+        ep("api", Method::Get, "/accounts/users/3"),
+        ep("api", Method::Get, "/accounts/users/3/export"),
+    ];
     let r = run(&eps, &specs);
-    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /accounts/users/{id}/export"]);
-    assert_eq!(r.findings[0].spec_file.as_deref(), Some(std::path::Path::new("specs/accounts.yaml")));
-    assert_eq!(r.findings[0].spec_path.as_deref(), Some("/users/{id}/export"));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["GET /accounts/users/{id}/export"]
+    );
+    assert_eq!(
+        r.findings[0].spec_file.as_deref(),
+        Some(std::path::Path::new("specs/accounts.yaml"))
+    );
+    assert_eq!(
+        r.findings[0].spec_path.as_deref(),
+        Some("/users/{id}/export")
+    );
 }
 
 #[test]
@@ -476,12 +641,20 @@ fn a_single_word_where_the_path_leaves_the_documented_one_stays_literal() {
     let s = spec(
         "/api",
         vec![
-            op(Method::Delete, "/articles/{slug}/comments/{id}", Security::Required),
+            op(
+                Method::Delete,
+                "/articles/{slug}/comments/{id}",
+                Security::Required,
+            ),
             op(Method::Get, "/users/{id}", Security::Required),
         ],
     );
     let eps = vec![
-        ep("c", Method::Get, "/api/articles/hello-world/comments/_debug"),
+        ep(
+            "c",
+            Method::Get,
+            "/api/articles/hello-world/comments/_debug",
+        ),
         ep("c", Method::Get, "/api/articles/rust-2024/comments/_debug"),
         ep("c", Method::Get, "/api/users/me/export"),
         // several values: the documented parameter
@@ -500,18 +673,45 @@ fn a_single_word_where_the_path_leaves_the_documented_one_stays_literal() {
             "GET /api/users/{id}/repos",
         ]
     );
-    let debug = r.findings.iter().find(|f| f.path.ends_with("_debug")).unwrap();
-    assert_eq!(debug.reason, "not documented in any spec bound to this service");
-    assert_eq!(debug.spec_path.as_deref(), Some("/articles/{slug}/comments/_debug"));
+    let debug = r
+        .findings
+        .iter()
+        .find(|f| f.path.ends_with("_debug"))
+        .unwrap();
+    assert_eq!(
+        debug.reason,
+        "not documented in any spec bound to this service"
+    );
+    assert_eq!(
+        debug.spec_path.as_deref(),
+        Some("/articles/{slug}/comments/_debug")
+    );
 }
 
 #[test]
 fn an_observed_parameter_is_not_a_mixed_segment() {
     // discourse documents `/admin/users/{id}.json`; `/admin/users/{id}` is something else
-    let s = spec("", vec![op(Method::Get, "/admin/users/{id}.json", Security::Required)]);
-    let eps = vec![ep("d", Method::Get, "/admin/users/{id}"), ep("d", Method::Get, "/admin/users/42.json"), ep("d", Method::Post, "/admin/users/{id}/impersonate")];
+    let s = spec(
+        "",
+        vec![op(
+            Method::Get,
+            "/admin/users/{id}.json",
+            Security::Required,
+        )],
+    );
+    let eps = vec![
+        ep("d", Method::Get, "/admin/users/{id}"),
+        ep("d", Method::Get, "/admin/users/42.json"),
+        ep("d", Method::Post, "/admin/users/{id}/impersonate"),
+    ];
     let r = run(&eps, &bind("d", s));
-    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /admin/users/{id}", "POST /admin/users/{id}/impersonate"]);
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /admin/users/{id}",
+            "POST /admin/users/{id}/impersonate"
+        ]
+    );
 }
 
 #[test]
@@ -519,7 +719,11 @@ fn value_like_literals_join_an_inferred_parameter_sibling() {
     let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
     let eps = vec![
         ep("svc", Method::Delete, "/internal/cache/{token}"),
-        ep("svc", Method::Delete, "/internal/cache/zsVjVaJwrrOZCOcKnrgoeUpx"),
+        ep(
+            "svc",
+            Method::Delete,
+            "/internal/cache/zsVjVaJwrrOZCOcKnrgoeUpx",
+        ),
         ep("svc", Method::Get, "/files/{id}"),
         ep("svc", Method::Get, "/files/report.pdf"),
         // a word next to a parameter is not enough: `/users/me` beside `/users/{id}`
@@ -529,9 +733,42 @@ fn value_like_literals_join_an_inferred_parameter_sibling() {
     let r = run(&eps, &bind("svc", s));
     assert_eq!(
         of(&r, FindingKind::Shadow),
-        vec!["GET /files/{id}", "DELETE /internal/cache/{token}", "GET /users/me", "GET /users/{id}"]
+        vec![
+            "GET /files/{id}",
+            "DELETE /internal/cache/{token}",
+            "GET /users/me",
+            "GET /users/{id}"
+        ]
     );
     assert!(group::looks_random("zsVjVaJwrrOZCOcKnrgoeUpx"));
     assert!(!group::looks_random("findPetsByStatus"));
     assert!(!group::looks_random("createWithList"));
+}
+
+#[test]
+fn mirrors_after_the_base_path_and_services_without_traffic() {
+    let eps = vec![
+        ep("petstore", Method::Get, "/api/v3/internal/pet/findByStatus"),
+        ep("petstore", Method::Get, "/api/v3/internal/user/alpha"),
+    ];
+    let mut specs = bind("petstore", petstore3());
+    specs.push(SpecBinding {
+        service: "billing".into(),
+        spec: spec("", vec![op(Method::Get, "/invoices", Security::Required)]),
+    });
+    let r = run(&eps, &specs);
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /api/v3/internal/pet/findByStatus",
+            "GET /api/v3/internal/user/{username}"
+        ]
+    );
+    let billing = r.findings.iter().find(|f| f.service == "billing").unwrap();
+    assert_eq!(billing.kind, FindingKind::Unobserved);
+    assert!(
+        billing.reason.contains("sent no traffic"),
+        "{}",
+        billing.reason
+    );
 }

@@ -6,7 +6,9 @@ use super::RenderOptions;
 use crate::diff::{DiffReport, FindingKind};
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -35,7 +37,13 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
         }
         props.push(format!(
             "title={}",
-            escape_property(&format!("{} {}: {} {}", f.severity.as_str(), f.kind.as_str(), f.method, f.path))
+            escape_property(&format!(
+                "{} {}: {} {}",
+                f.severity.as_str(),
+                f.kind.as_str(),
+                f.method,
+                f.path
+            ))
         ));
         let msg = format!(
             "{} {} {} ({}): {}; {} requests, auth {}",
@@ -47,7 +55,11 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
             f.requests,
             f.auth.as_str()
         );
-        out.push_str(&format!("::{level} {}::{}\n", props.join(","), escape_data(&msg)));
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            props.join(","),
+            escape_data(&msg)
+        ));
     }
     let s = &report.summary;
     out.push_str(&format!(

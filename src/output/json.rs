@@ -38,7 +38,8 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
         suppressed: &report.suppressed,
         summary: &report.summary,
     };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }

@@ -120,27 +120,32 @@ pub(crate) fn table(
         }
     }
     let mut out = String::new();
-    let line = |out: &mut String, cells: &mut dyn Iterator<Item = (usize, String)>, row: Option<usize>| {
-        let mut parts = Vec::new();
-        for (i, c) in cells {
-            let pad = width[i] - c.chars().count();
-            let last = i + 1 == width.len();
-            let cell = if right.contains(&i) {
-                format!("{}{c}", " ".repeat(pad))
-            } else if last {
-                c
-            } else {
-                format!("{c}{}", " ".repeat(pad))
-            };
-            parts.push(match row {
-                Some(r) => paint(r, i, cell),
-                None => cell,
-            });
-        }
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(&mut out, &mut header.iter().map(|h| h.to_string()).enumerate(), None);
+    let line =
+        |out: &mut String, cells: &mut dyn Iterator<Item = (usize, String)>, row: Option<usize>| {
+            let mut parts = Vec::new();
+            for (i, c) in cells {
+                let pad = width[i] - c.chars().count();
+                let last = i + 1 == width.len();
+                let cell = if right.contains(&i) {
+                    format!("{}{c}", " ".repeat(pad))
+                } else if last {
+                    c
+                } else {
+                    format!("{c}{}", " ".repeat(pad))
+                };
+                parts.push(match row {
+                    Some(r) => paint(r, i, cell),
+                    None => cell,
+                });
+            }
+            out.push_str(parts.join("  ").trim_end());
+            out.push('\n');
+        };
+    line(
+        &mut out,
+        &mut header.iter().map(|h| h.to_string()).enumerate(),
+        None,
+    );
     for (r, row) in rows.iter().enumerate() {
         line(&mut out, &mut row.iter().cloned().enumerate(), Some(r));
     }

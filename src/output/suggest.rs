@@ -151,11 +151,16 @@ fn yaml_value(v: &Value) -> String {
 /// stay strings, as OpenAPI requires for response codes).
 fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
-        && !s.starts_with(|c: char| "!&*-?{}[]|>'\"%@`#,:".contains(c) || c.is_ascii_digit() || c == ' ')
+        && !s.starts_with(|c: char| {
+            "!&*-?{}[]|>'\"%@`#,:".contains(c) || c.is_ascii_digit() || c == ' '
+        })
         && !s.contains(": ")
         && !s.contains(" #")
         && !s.ends_with(':')
-        && !matches!(s, "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~");
+        && !matches!(
+            s,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+        );
     if plain {
         s.to_owned()
     } else {
@@ -188,7 +193,12 @@ fn yaml_key(line: &str) -> Option<String> {
     Some(k.to_owned())
 }
 
-fn suggest_yaml(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Result<String, SuggestError> {
+fn suggest_yaml(
+    text: &str,
+    file: &str,
+    stubs: &[Stub],
+    swagger2: bool,
+) -> Result<String, SuggestError> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let paths_at = lines.iter().position(|l| {
         l.starts_with("paths:") && {
@@ -201,7 +211,9 @@ fn suggest_yaml(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
         Some(i) => {
             let rest = lines[i]["paths:".len()..].trim();
             if rest.starts_with('{') && rest != "{}" {
-                return Err(SuggestError::FlowPaths { file: file.to_owned() });
+                return Err(SuggestError::FlowPaths {
+                    file: file.to_owned(),
+                });
             }
             let mut end = i + 1;
             while end < lines.len() && !(is_content(lines[end]) && indent_of(lines[end]) == 0) {
@@ -224,7 +236,11 @@ fn suggest_yaml(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
             }
             (i + 1, last, child)
         }
-        None => return Err(SuggestError::NoPaths { file: file.to_owned() }),
+        None => {
+            return Err(SuggestError::NoPaths {
+                file: file.to_owned(),
+            })
+        }
     };
     let unit = child;
     // Existing path keys and the indentation of their methods.
@@ -268,7 +284,12 @@ fn suggest_yaml(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
                 new_keys.push_str(&format!("{}{}:\n", " ".repeat(child), yaml_scalar(path)));
                 for s in ss {
                     new_keys.push_str(&format!("{}{}:\n", " ".repeat(child + unit), s.method));
-                    yaml_fields(&operation(s, swagger2), child + 2 * unit, unit, &mut new_keys);
+                    yaml_fields(
+                        &operation(s, swagger2),
+                        child + 2 * unit,
+                        unit,
+                        &mut new_keys,
+                    );
                 }
             }
         }
@@ -320,7 +341,8 @@ fn json_object_members(text: &str, open: usize) -> (Vec<(String, usize)>, usize)
                     i += 1;
                 }
                 if depth == 0 && expect_key {
-                    let key = serde_json::from_str::<String>(&text[start - 1..=i.min(b.len() - 1)]).unwrap_or_default();
+                    let key = serde_json::from_str::<String>(&text[start - 1..=i.min(b.len() - 1)])
+                        .unwrap_or_default();
                     let mut j = i + 1;
                     while j < b.len() && (b[j] == b':' || b[j].is_ascii_whitespace()) {
                         j += 1;
@@ -347,17 +369,29 @@ fn json_object_members(text: &str, open: usize) -> (Vec<(String, usize)>, usize)
 fn line_indent_before(text: &str, pos: usize) -> Option<String> {
     let line_start = text[..pos].rfind('\n')? + 1;
     let prefix = &text[line_start..pos];
-    prefix.chars().all(|c| c == ' ' || c == '\t').then(|| prefix.to_owned())
+    prefix
+        .chars()
+        .all(|c| c == ' ' || c == '\t')
+        .then(|| prefix.to_owned())
 }
 
-fn suggest_json(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Result<String, SuggestError> {
-    let root = text.find('{').ok_or_else(|| SuggestError::NoPaths { file: file.to_owned() })?;
+fn suggest_json(
+    text: &str,
+    file: &str,
+    stubs: &[Stub],
+    swagger2: bool,
+) -> Result<String, SuggestError> {
+    let root = text.find('{').ok_or_else(|| SuggestError::NoPaths {
+        file: file.to_owned(),
+    })?;
     let (top, _) = json_object_members(text, root);
     let paths_open = top
         .iter()
         .find(|(k, at)| k == "paths" && text.as_bytes().get(*at) == Some(&b'{'))
         .map(|(_, at)| *at)
-        .ok_or_else(|| SuggestError::NoPaths { file: file.to_owned() })?;
+        .ok_or_else(|| SuggestError::NoPaths {
+            file: file.to_owned(),
+        })?;
     let (members, _) = json_object_members(text, paths_open);
     // Indentation: taken from the first path key when the file is pretty-printed.
     let first_key_at = text[paths_open + 1..].find('"').map(|p| paths_open + 1 + p);
@@ -390,14 +424,26 @@ fn suggest_json(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
         if !pretty {
             let parts: Vec<String> = fields
                 .iter()
-                .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap_or_default(), render_value(v, "")))
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::to_string(k).unwrap_or_default(),
+                        render_value(v, "")
+                    )
+                })
                 .collect();
             return format!("{{{}}}", parts.join(","));
         }
         let inner = format!("{indent}{unit}");
         let parts: Vec<String> = fields
             .iter()
-            .map(|(k, v)| format!("{inner}{}: {}", serde_json::to_string(k).unwrap_or_default(), render_value(v, &inner)))
+            .map(|(k, v)| {
+                format!(
+                    "{inner}{}: {}",
+                    serde_json::to_string(k).unwrap_or_default(),
+                    render_value(v, &inner)
+                )
+            })
             .collect();
         format!("{{\n{}\n{indent}}}", parts.join(",\n"))
     };
@@ -410,9 +456,9 @@ fn suggest_json(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
     let mut new_paths = String::new();
     for (path, ss) in by_path {
         let shape = PathTemplate::parse(path).shape();
-        let existing = members
-            .iter()
-            .find(|(k, at)| PathTemplate::parse(k).shape() == shape && text.as_bytes().get(*at) == Some(&b'{'));
+        let existing = members.iter().find(|(k, at)| {
+            PathTemplate::parse(k).shape() == shape && text.as_bytes().get(*at) == Some(&b'{')
+        });
         match existing {
             Some((_, open)) => {
                 let (ops, _) = json_object_members(text, *open);
@@ -423,7 +469,11 @@ fn suggest_json(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
                 let inner = format!("{key_indent}{unit}");
                 let mut s = String::new();
                 for (i, st) in ss.iter().enumerate() {
-                    let comma = if i + 1 < ss.len() || !ops.is_empty() { "," } else { "" };
+                    let comma = if i + 1 < ss.len() || !ops.is_empty() {
+                        ","
+                    } else {
+                        ""
+                    };
                     s.push_str(&format!(
                         "{nl}{}\"{}\": {}{comma}",
                         if pretty { inner.as_str() } else { "" },
@@ -464,7 +514,10 @@ fn suggest_json(text: &str, file: &str, stubs: &[Stub], swagger2: bool) -> Resul
             new_paths.pop();
             new_paths.push_str(&format!("{nl}{paths_indent}"));
         }
-        inserts.entry(paths_open + 1).or_default().insert_str(0, &new_paths);
+        inserts
+            .entry(paths_open + 1)
+            .or_default()
+            .insert_str(0, &new_paths);
     }
     let mut out = String::with_capacity(text.len() + 1024);
     let mut last = 0;

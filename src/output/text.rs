@@ -40,7 +40,9 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
         ));
     }
     for svc in &s.services_without_spec {
-        out.push_str(&format!("note: service {svc} has no spec bound: not compared\n"));
+        out.push_str(&format!(
+            "note: service {svc} has no spec bound: not compared\n"
+        ));
     }
     let shown: Vec<_> = report
         .findings
@@ -73,7 +75,17 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
         };
         out.push('\n');
         out.push_str(&table(
-            &["SEVERITY", "KIND", "SERVICE", "METHOD", "PATH", "REQUESTS", "AUTH", "LAST SEEN", "WHY"],
+            &[
+                "SEVERITY",
+                "KIND",
+                "SERVICE",
+                "METHOD",
+                "PATH",
+                "REQUESTS",
+                "AUTH",
+                "LAST SEEN",
+                "WHY",
+            ],
             &rows,
             &[5],
             &paint,
