@@ -750,6 +750,7 @@ fn mirrors_after_the_base_path_and_services_without_traffic() {
     let eps = vec![
         ep("petstore", Method::Get, "/api/v3/internal/pet/findByStatus"),
         ep("petstore", Method::Get, "/api/v3/internal/user/alpha"),
+        ep("petstore", Method::Get, "/api/v3/internal/user/bravo-12"),
     ];
     let mut specs = bind("petstore", petstore3());
     specs.push(SpecBinding {
