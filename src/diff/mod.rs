@@ -16,7 +16,7 @@ use crate::model::{EndpointStats, Method, PathTemplate, StatusCounts, TemplateSo
 use crate::spec::{Operation, Security, Spec};
 
 pub use group::GroupingOptions;
-use matcher::{observed_segments, Obs, Router, Step, Walk, Want};
+use matcher::{observed_segments, Fallback, Obs, Router, Step, Walk, Want};
 
 /// A spec bound to the service whose traffic it describes.
 #[derive(Debug, Clone)]
@@ -473,7 +473,7 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             report.summary.endpoints_observed += 1;
             let t = canonical_observed(&e.template);
             let obs = observed_segments(&t);
-            match resolve(&obs, e.method, &bindings, specs, &routers, opts) {
+            match resolve(&obs, e.method, e.source, &bindings, specs, &routers, opts) {
                 Resolved::Documented(b, op) => documented.entry((b, op)).or_default().add(e),
                 Resolved::Implicit => {}
                 Resolved::Shadow {
@@ -641,12 +641,19 @@ enum Resolved {
 fn resolve(
     obs: &[Obs<'_>],
     method: Method,
+    source: TemplateSource,
     bindings: &[usize],
     specs: &[SpecBinding],
     routers: &[Router],
     opts: &DiffOptions,
 ) -> Resolved {
-    for fallback in [false, true] {
+    // Inferred templates may have turned documented literals into parameters; routes did not.
+    let levels: &[Fallback] = if source == TemplateSource::Inferred {
+        &[Fallback::Strict, Fallback::Swallow, Fallback::Loose]
+    } else {
+        &[Fallback::Strict, Fallback::Swallow]
+    };
+    for &fallback in levels {
         for &b in bindings {
             let ops = &specs[b].spec.operations;
             let exact = |o: u32| ops[o as usize].method == method;
@@ -670,7 +677,7 @@ fn resolve(
             }
         }
     }
-    for fallback in [false, true] {
+    for &fallback in levels {
         for &b in bindings {
             if let Some(w) = routers[b].full_match(obs, Want::Path, fallback) {
                 if method == Method::Options && opts.implicit_options {

@@ -773,3 +773,42 @@ fn mirrors_after_the_base_path_and_services_without_traffic() {
         billing.reason
     );
 }
+
+#[test]
+fn inferred_parameters_over_documented_literals_are_a_last_resort() {
+    let s = spec(
+        "",
+        vec![
+            op(
+                Method::Get,
+                "/orgs/{org}/copilot/metrics/reports/organization-1-day",
+                Security::Required,
+            ),
+            op(
+                Method::Get,
+                "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
+                Security::Required,
+            ),
+            op(Method::Get, "/users/me", Security::Required),
+        ],
+    );
+    let mut route = ep("gh", Method::Get, "/users/{id}");
+    route.source = TemplateSource::Route;
+    let eps = vec![
+        ep(
+            "gh",
+            Method::Get,
+            "/orgs/{org}/copilot/metrics/reports/{token}",
+        ),
+        ep(
+            "gh",
+            Method::Get,
+            "/orgs/{org}/copilot/metrics/reports/{token}/latest",
+        ),
+        // a route is what the application declared: `/users/{id}` is not `/users/me`
+        route,
+    ];
+    let r = run(&eps, &bind("gh", s));
+    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /users/{id}"]);
+    assert_eq!(r.summary.operations_observed, 2);
+}
