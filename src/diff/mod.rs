@@ -163,6 +163,8 @@ pub struct Finding {
     pub auth: AuthLevel,
     /// Kinds of auth evidence seen (`middleware`, `identity`, `credential`, `rejected`).
     pub evidence: Vec<&'static str>,
+    /// 401/403 answers were seen: something enforces authentication here.
+    pub enforced: bool,
     /// What the spec says about security, for documented endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_security: Option<Security>,
@@ -611,6 +613,7 @@ fn doc_finding(
             AuthLevel::None
         },
         evidence: a.evidence.names(),
+        enforced: a.evidence.contains(crate::model::AuthEvidence::REJECTED),
         spec_security: Some(op.security),
         first_seen: a.first_seen,
         last_seen: a.last_seen,
@@ -922,6 +925,10 @@ fn shadows(
             ok_without_auth: m.agg.ok_without_auth,
             auth: level,
             evidence: m.agg.evidence.names(),
+            enforced: m
+                .agg
+                .evidence
+                .contains(crate::model::AuthEvidence::REJECTED),
             spec_security: None,
             first_seen: m.agg.first_seen,
             last_seen: m.agg.last_seen,
