@@ -139,6 +139,8 @@ struct Node {
 pub(crate) enum Step {
     /// Documented literal, equal to the observed one.
     Literal,
+    /// Documented literal standing where inference put a parameter.
+    LooseLiteral,
     /// Documented mixed segment (raw text).
     Mixed(Box<str>),
     /// Documented parameter (its name), consuming `span` observed segments.
@@ -460,15 +462,20 @@ impl Router {
                 steps.pop();
             }
         }
-        if fallback == Fallback::Loose && matches!(first, Obs::Param(_)) {
+        if fallback == Fallback::Loose
+            && matches!(first, Obs::Param(_))
+            && steps.last() == Some(&Step::Literal)
+            && !steps.contains(&Step::LooseLiteral)
+        {
             // Inference may have made a parameter of documented literals
-            // (`organization-28-day`): accept the first literal, in order, that completes
-            // a match, rather than report a documented operation as shadow.
+            // (`/reports/organization-28-day`): right below a literal that matched, once per
+            // path, accept the first literal, in order, that completes a match, rather than
+            // report a documented operation as shadow.
             let mut lits: Vec<(&str, NodeId)> =
                 node.literals.iter().map(|(k, &n)| (&**k, n)).collect();
             lits.sort_unstable();
             for (_, n) in lits {
-                steps.push(Step::Literal);
+                steps.push(Step::LooseLiteral);
                 if let Some(r) = self.walk(n, rest, want, fallback, steps) {
                     return Some(r);
                 }

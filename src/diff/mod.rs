@@ -766,7 +766,7 @@ fn candidate(
     let mut param_values = Vec::new();
     for (n, step) in w.steps.iter().enumerate() {
         match step {
-            Step::Literal => {
+            Step::Literal | Step::LooseLiteral => {
                 segments.push(obs_text(&obs[i]));
                 i += 1;
             }

@@ -812,3 +812,32 @@ fn inferred_parameters_over_documented_literals_are_a_last_resort() {
     assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /users/{id}"]);
     assert_eq!(r.summary.operations_observed, 2);
 }
+
+#[test]
+fn a_path_of_parameters_does_not_swallow_an_inferred_parameter() {
+    // uspto: `/{dataset}/{version}/fields` must not make `/admin/users/{id}` documented
+    let s = spec(
+        "/ds-api",
+        vec![
+            op(
+                Method::Get,
+                "/{dataset}/{version}/fields",
+                Security::Unspecified,
+            ),
+            op(
+                Method::Get,
+                "/{dataset}/{version}/records",
+                Security::Unspecified,
+            ),
+        ],
+    );
+    let eps = vec![
+        ep("u", Method::Get, "/ds-api/admin/users/{id}"),
+        ep("u", Method::Get, "/ds-api/oa_citations/v1/fields"),
+    ];
+    let r = run(&eps, &bind("u", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["GET /ds-api/admin/users/{id}"]
+    );
+}
