@@ -13,8 +13,8 @@ pub struct GroupingOptions {
     /// Distinct siblings needed when they are all leaves (nothing below them): a leaf
     /// position is more often a set of distinct actions (`/debug/vars`, `/debug/pprof`).
     pub min_leaf_siblings: usize,
-    /// Distinct siblings needed when most of them look like values (digits, dots, spaces,
-    /// `@`, percent-encoding) rather than route words.
+    /// Siblings that look like values (digits, dots, spaces, `@`, percent-encoding) rather
+    /// than route words needed to make the whole group a parameter.
     pub min_valuelike_siblings: usize,
 }
 
@@ -172,7 +172,10 @@ fn process(node: &mut GNode, depth: usize, parent: Option<&str>, opts: &Grouping
                     }
                 }
             }
-            let valuelike = keys.iter().filter(|k| looks_like_value(k)).count() * 2 > keys.len();
+            // Enough of them look like values (`bravo-12`, `rust-lang.io`): the plain words
+            // among them (`alpha`) are values too.
+            let valuelike =
+                keys.iter().filter(|k| looks_like_value(k)).count() >= opts.min_valuelike_siblings;
             let need = if valuelike {
                 opts.min_valuelike_siblings
             } else if below.is_empty() && ends {

@@ -841,3 +841,26 @@ fn a_path_of_parameters_does_not_swallow_an_inferred_parameter() {
         vec!["GET /ds-api/admin/users/{id}"]
     );
 }
+
+#[test]
+fn three_value_like_siblings_carry_plain_words_along() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut eps: Vec<_> = ["alpha", "bravo-12", "nova.js", "cedar%20river"]
+        .iter()
+        .map(|v| ep("svc", Method::Get, &format!("/api/internal/profiles/{v}")))
+        .collect();
+    // route words with a digit or two stay apart when there are not enough of them
+    eps.push(ep("svc", Method::Get, "/auth/oauth2"));
+    eps.push(ep("svc", Method::Get, "/auth/login"));
+    eps.push(ep("svc", Method::Get, "/auth/saml2"));
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /api/internal/profiles/{profile}",
+            "GET /auth/login",
+            "GET /auth/oauth2",
+            "GET /auth/saml2"
+        ]
+    );
+}
