@@ -483,7 +483,8 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                     walk,
                     documented_methods,
                 } => {
-                    let (cand, param_values) = candidate(&obs, walk.as_ref());
+                    let (mut cand, param_values) = candidate(&obs, walk.as_ref());
+                    cand.route = e.source == TemplateSource::Route;
                     cands.push(ShadowCand {
                         method: e.method,
                         binding,
@@ -756,7 +757,14 @@ fn candidate(
             segments.push(obs_text(o));
             locked.push(false);
         }
-        return (group::Candidate { segments, locked }, Vec::new());
+        return (
+            group::Candidate {
+                segments,
+                locked,
+                route: false,
+            },
+            Vec::new(),
+        );
     };
     for o in &obs[..w.skipped] {
         segments.push(obs_text(o));
@@ -794,7 +802,14 @@ fn candidate(
         segments.push(obs_text(o));
         locked.push(false);
     }
-    (group::Candidate { segments, locked }, param_values)
+    (
+        group::Candidate {
+            segments,
+            locked,
+            route: false,
+        },
+        param_values,
+    )
 }
 
 /// The last documented parameter an undocumented path follows, when across all such traffic

@@ -864,3 +864,66 @@ fn three_value_like_siblings_carry_plain_words_along() {
         ]
     );
 }
+
+#[test]
+fn inferred_literals_beside_a_declared_parameter_are_its_values() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut route = ep("svc", Method::Get, "/internal/users/{username}");
+    route.source = TemplateSource::Route;
+    let mut me = ep("svc", Method::Get, "/admin/users/me");
+    me.source = TemplateSource::Route;
+    let mut admin_param = ep("svc", Method::Get, "/admin/users/{id}");
+    admin_param.source = TemplateSource::Route;
+    let eps = vec![
+        route,
+        ep("svc", Method::Get, "/internal/users/maple"),
+        ep("svc", Method::Get, "/internal/users/web"),
+        // a route word stays itself beside a declared parameter
+        me,
+        admin_param,
+    ];
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /admin/users/me",
+            "GET /admin/users/{id}",
+            "GET /internal/users/{username}"
+        ]
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.path == "/internal/users/{username}")
+        .unwrap();
+    assert_eq!(f.requests, 30);
+}
+
+#[test]
+fn values_among_words_with_shared_sub_paths() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut eps: Vec<_> = ["alpha", "cobalt", "payments-940"]
+        .iter()
+        .map(|v| ep("svc", Method::Post, &format!("/admin/orgs/{v}/suspend")))
+        .collect();
+    // three collections sharing an action, no value among them: literal
+    for c in ["users", "teams", "projects"] {
+        eps.push(ep("svc", Method::Get, &format!("/api/{c}/search")));
+    }
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "POST /admin/orgs/{org}/suspend",
+            "GET /api/projects/search",
+            "GET /api/teams/search",
+            "GET /api/users/search",
+        ]
+    );
+    assert!(group::strongly_value_like("payments-940"));
+    assert!(group::strongly_value_like("maple atlas"));
+    assert!(group::strongly_value_like("rust-lang.io"));
+    assert!(!group::strongly_value_like("oauth2"));
+    assert!(group::looks_random("uyiXabzAMjlXJtXjghlnnSmh"));
+    assert!(!group::looks_random("getPetByIdAndOwner"));
+}
