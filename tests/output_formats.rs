@@ -589,7 +589,9 @@ fn shadow_findings(r: &DiffReport) -> Vec<&diff::Finding> {
 fn suggest_adds_yaml_stubs_and_keeps_the_rest() {
     let text = include_str!("data/swagger-petstore3.yaml");
     let r = report();
-    let fs = shadow_findings(&r);
+    let fs = suggest::shadows_for(&r, Path::new("tests/data/swagger-petstore3.yaml"));
+    assert_eq!(fs.len(), r.summary.shadow);
+    assert!(suggest::shadows_for(&r, Path::new("other.yaml")).is_empty());
     let patched = suggest::patched(text, "specs/swagger-petstore3.yaml", &fs).unwrap();
     // only additions: removing the added lines gives the file back byte for byte
     let d = similar::TextDiff::from_lines(text, &patched);

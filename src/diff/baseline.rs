@@ -319,6 +319,7 @@ mod tests {
             ok_without_auth: 3,
             auth: AuthLevel::Missing,
             evidence: vec![],
+            enforced: false,
             spec_security: None,
             first_seen: Some(1),
             last_seen: Some(2),

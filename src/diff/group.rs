@@ -13,8 +13,8 @@ pub struct GroupingOptions {
     /// Distinct siblings needed when they are all leaves (nothing below them): a leaf
     /// position is more often a set of distinct actions (`/debug/vars`, `/debug/pprof`).
     pub min_leaf_siblings: usize,
-    /// Distinct siblings needed when most of them look like values (digits, dots, spaces,
-    /// `@`, percent-encoding) rather than route words.
+    /// Siblings that look like values (digits, dots, spaces, `@`, percent-encoding) rather
+    /// than route words needed to make the whole group a parameter.
     pub min_valuelike_siblings: usize,
 }
 
@@ -34,18 +34,24 @@ impl Default for GroupingOptions {
 pub struct Candidate {
     pub segments: Vec<String>,
     pub locked: Vec<bool>,
+    /// The template came from the instrumentation's route: its literals are route words and
+    /// its parameters are declared ones.
+    pub route: bool,
 }
 
 #[derive(Default)]
 struct GNode {
     children: BTreeMap<String, GNode>,
     locked: bool,
+    /// A parameter some route declared.
+    declared: bool,
     members: Vec<usize>,
 }
 
 impl GNode {
     fn absorb(&mut self, other: GNode) {
         self.locked |= other.locked;
+        self.declared |= other.declared;
         self.members.extend(other.members);
         for (k, v) in other.children {
             self.children.entry(k).or_default().absorb(v);
@@ -105,7 +111,8 @@ pub(crate) fn looks_like_value(seg: &str) -> bool {
 }
 
 /// A long random-looking token (API keys, cache keys, session ids): 16+ characters of
-/// letters (both cases) and digits or `-`/`_`, with many case changes.
+/// letters, digits, `-`/`_`, with a digit, or a third of the letters upper case, or a run
+/// of five consonants: what camelCase route words (`findPetsByStatus`) do not have.
 pub(crate) fn looks_random(seg: &str) -> bool {
     if seg.len() < 16
         || !seg
@@ -114,12 +121,35 @@ pub(crate) fn looks_random(seg: &str) -> bool {
     {
         return false;
     }
-    let changes = seg
-        .as_bytes()
-        .windows(2)
-        .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
-        .count();
-    changes * 4 >= seg.len()
+    let letters = seg.bytes().filter(u8::is_ascii_alphabetic).count();
+    let upper = seg.bytes().filter(u8::is_ascii_uppercase).count();
+    let mut run = 0;
+    let mut longest = 0;
+    for b in seg.bytes() {
+        if b.is_ascii_alphabetic() && !b"aeiouyAEIOUY".contains(&b) {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    seg.bytes().any(|b| b.is_ascii_digit()) || upper * 3 >= letters || longest >= 5
+}
+
+/// Stronger than [`looks_like_value`]: a space, `@`, `%`, a file extension, two digits in a
+/// row or a digit after `-`/`_` (`bravo-12`), not the odd digit of a route word (`oauth2`).
+pub(crate) fn strongly_value_like(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    b.iter().any(|c| matches!(c, b' ' | b'@' | b'%'))
+        || b.windows(2).any(|w| {
+            (w[0].is_ascii_digit() && w[1].is_ascii_digit())
+                || (matches!(w[0], b'-' | b'_') && w[1].is_ascii_digit())
+        })
+        || seg.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=4).contains(&ext.len())
+                && ext.bytes().all(|c| c.is_ascii_alphanumeric())
+        })
 }
 
 fn param_name(parent: Option<&str>) -> String {
@@ -152,13 +182,15 @@ fn process(node: &mut GNode, depth: usize, parent: Option<&str>, opts: &Grouping
             .children
             .iter()
             .find(|(k, _)| k.starts_with('{') && k.ends_with('}') && k.matches('{').count() == 1)
-            .map(|(k, c)| (k.clone(), c.signature()));
+            .map(|(k, c)| (k.clone(), c.signature(), c.declared));
         for ((below, ends), keys) in groups {
-            if let Some((pk, sig)) = &param_child {
+            if let Some((pk, sig, declared)) = &param_child {
                 if sig.0 == below && sig.1 == ends {
+                    // Beside a parameter a route declared, inferred literals are its values
+                    // (a route word would have come with its own route, and be locked).
                     let joining: Vec<&String> = keys
                         .iter()
-                        .filter(|k| looks_like_value(k) || looks_random(k))
+                        .filter(|k| *declared || looks_like_value(k) || looks_random(k))
                         .collect();
                     if joining.len() == keys.len() {
                         let mut merged = node.children.remove(pk).unwrap_or_default();
@@ -172,11 +204,21 @@ fn process(node: &mut GNode, depth: usize, parent: Option<&str>, opts: &Grouping
                     }
                 }
             }
-            let valuelike = keys.iter().filter(|k| looks_like_value(k)).count() * 2 > keys.len();
-            let need = if valuelike {
+            // Enough of them look like values (`bravo-12`, `rust-lang.io`): the plain words
+            // among them (`alpha`) are values too.
+            let weak = keys.iter().filter(|k| looks_like_value(k)).count();
+            let strong = keys.iter().filter(|k| strongly_value_like(k)).count();
+            let leaf = below.is_empty() && ends;
+            let need = if weak >= opts.min_valuelike_siblings {
                 opts.min_valuelike_siblings
-            } else if below.is_empty() && ends {
+            } else if leaf && strong >= 2 {
+                // `lumen-473`, `maple atlas`, `maple`, `web`: values, plain words among them
+                opts.min_siblings
+            } else if leaf {
                 opts.min_leaf_siblings
+            } else if strong >= 1 {
+                // shared sub-paths and a value among the words (`payments-940/suspend`)
+                opts.min_valuelike_siblings
             } else {
                 opts.min_siblings
             };
@@ -222,7 +264,8 @@ pub fn group(cands: &[Candidate], opts: &GroupingOptions) -> Vec<Vec<String>> {
         let mut at = &mut root;
         for (j, s) in c.segments.iter().enumerate() {
             at = at.children.entry(s.clone()).or_default();
-            at.locked |= c.locked.get(j).copied().unwrap_or(false);
+            at.locked |= c.route || c.locked.get(j).copied().unwrap_or(false);
+            at.declared |= c.route && is_param(s);
         }
         at.members.push(i);
     }

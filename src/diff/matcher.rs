@@ -139,6 +139,8 @@ struct Node {
 pub(crate) enum Step {
     /// Documented literal, equal to the observed one.
     Literal,
+    /// Documented literal standing where inference put a parameter.
+    LooseLiteral,
     /// Documented mixed segment (raw text).
     Mixed(Box<str>),
     /// Documented parameter (its name), consuming `span` observed segments.
@@ -168,6 +170,17 @@ pub(crate) struct Router {
 enum BaseSeg {
     Lit(Box<str>),
     Any,
+}
+
+/// How far matching may stretch, tried in order until something matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Fallback {
+    /// Exact structure; only parameters declared slash-bearing span several segments.
+    Strict,
+    /// Also: a template's last parameter swallows a path-like run of segments.
+    Swallow,
+    /// Also: an inferred parameter stands for a documented literal.
+    Loose,
 }
 
 /// What matching an observed template asks of the terminal node.
@@ -315,9 +328,9 @@ impl Router {
 
     /// The best full match of the observed segments: base paths tried longest first, then
     /// without a base path; slash-swallowing parameters allowed; the last parameter of a
-    /// template may swallow extra segments only when `fallback` is set and the value looks
+    /// template may swallow extra segments only from `Fallback::Swallow` on and when the value looks
     /// like a path.
-    pub fn full_match(&self, obs: &[Obs<'_>], want: Want<'_>, fallback: bool) -> Option<Walk> {
+    pub fn full_match(&self, obs: &[Obs<'_>], want: Want<'_>, fallback: Fallback) -> Option<Walk> {
         let mut steps = Vec::new();
         for off in self.offsets(obs) {
             steps.clear();
@@ -341,7 +354,7 @@ impl Router {
         let longest_base = self.bases.first().map_or(0, |b| b.len());
         let last = (max_skip + longest_base).min(obs.len().saturating_sub(1));
         for k in 1..=last {
-            if let Some(mut w) = self.full_match(&obs[k..], Want::Path, false) {
+            if let Some(mut w) = self.full_match(&obs[k..], Want::Path, Fallback::Strict) {
                 if !w.steps.contains(&Step::Literal) {
                     continue;
                 }
@@ -381,7 +394,7 @@ impl Router {
         at: NodeId,
         obs: &[Obs<'_>],
         want: Want<'_>,
-        fallback: bool,
+        fallback: Fallback,
         steps: &mut Vec<Step>,
     ) -> Option<NodeId> {
         let node = &self.nodes[at as usize];
@@ -419,7 +432,7 @@ impl Router {
                 return Some(r);
             }
             steps.pop();
-            if fallback && self.nodes[*n as usize].last_param_ok {
+            if fallback >= Fallback::Swallow && self.nodes[*n as usize].last_param_ok {
                 // Slashes inside an undeclared path-like value: swallow the shortest run
                 // that lets the rest of the template match.
                 for span in 2..=obs.len() {
@@ -444,6 +457,26 @@ impl Router {
                     span,
                 });
                 if let Some(r) = self.walk(*n, &obs[span..], want, fallback, steps) {
+                    return Some(r);
+                }
+                steps.pop();
+            }
+        }
+        if fallback == Fallback::Loose
+            && matches!(first, Obs::Param(_))
+            && steps.last() == Some(&Step::Literal)
+            && !steps.contains(&Step::LooseLiteral)
+        {
+            // Inference may have made a parameter of documented literals
+            // (`/reports/organization-28-day`): right below a literal that matched, once per
+            // path, accept the first literal, in order, that completes a match, rather than
+            // report a documented operation as shadow.
+            let mut lits: Vec<(&str, NodeId)> =
+                node.literals.iter().map(|(k, &n)| (&**k, n)).collect();
+            lits.sort_unstable();
+            for (_, n) in lits {
+                steps.push(Step::LooseLiteral);
+                if let Some(r) = self.walk(n, rest, want, fallback, steps) {
                     return Some(r);
                 }
                 steps.pop();

@@ -16,7 +16,7 @@ use crate::model::{EndpointStats, Method, PathTemplate, StatusCounts, TemplateSo
 use crate::spec::{Operation, Security, Spec};
 
 pub use group::GroupingOptions;
-use matcher::{observed_segments, Obs, Router, Step, Walk, Want};
+use matcher::{observed_segments, Fallback, Obs, Router, Step, Walk, Want};
 
 /// A spec bound to the service whose traffic it describes.
 #[derive(Debug, Clone)]
@@ -163,6 +163,8 @@ pub struct Finding {
     pub auth: AuthLevel,
     /// Kinds of auth evidence seen (`middleware`, `identity`, `credential`, `rejected`).
     pub evidence: Vec<&'static str>,
+    /// 401/403 answers were seen: something enforces authentication here.
+    pub enforced: bool,
     /// What the spec says about security, for documented endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_security: Option<Security>,
@@ -439,7 +441,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     let mut report = DiffReport::default();
     let mut documented: HashMap<(usize, u32), Agg> = HashMap::new();
     let mut auth_known: HashMap<&str, bool> = HashMap::new();
-    let bound: BTreeSet<&str> = specs.iter().map(|b| b.service.as_str()).collect();
     let mut findings = Vec::new();
 
     for (service, eps) in &by_service {
@@ -474,7 +475,7 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             report.summary.endpoints_observed += 1;
             let t = canonical_observed(&e.template);
             let obs = observed_segments(&t);
-            match resolve(&obs, e.method, &bindings, specs, &routers, opts) {
+            match resolve(&obs, e.method, e.source, &bindings, specs, &routers, opts) {
                 Resolved::Documented(b, op) => documented.entry((b, op)).or_default().add(e),
                 Resolved::Implicit => {}
                 Resolved::Shadow {
@@ -482,7 +483,8 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                     walk,
                     documented_methods,
                 } => {
-                    let (cand, param_values) = candidate(&obs, walk.as_ref());
+                    let (mut cand, param_values) = candidate(&obs, walk.as_ref());
+                    cand.route = e.source == TemplateSource::Route;
                     cands.push(ShadowCand {
                         method: e.method,
                         binding,
@@ -523,7 +525,7 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             };
             let Some(agg) = agg else {
                 if opts.report_unobserved {
-                    let reason = if known.is_none() && !bound_seen(&by_service, &binding.service) {
+                    let reason = if known.is_none() {
                         format!(
                             "documented, but service {} sent no traffic in the window",
                             binding.service
@@ -565,7 +567,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
             }
         }
     }
-    let _ = bound;
 
     findings.sort_by(|a, b| {
         (a.kind, &a.service, &a.path, a.method).cmp(&(b.kind, &b.service, &b.path, b.method))
@@ -574,10 +575,6 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     report.findings = findings;
     report.recount();
     report
-}
-
-fn bound_seen(by_service: &BTreeMap<&str, Vec<&EndpointStats>>, service: &str) -> bool {
-    by_service.contains_key(service)
 }
 
 fn plural(n: u64) -> &'static str {
@@ -617,6 +614,7 @@ fn doc_finding(
             AuthLevel::None
         },
         evidence: a.evidence.names(),
+        enforced: a.evidence.contains(crate::model::AuthEvidence::REJECTED),
         spec_security: Some(op.security),
         first_seen: a.first_seen,
         last_seen: a.last_seen,
@@ -647,12 +645,19 @@ enum Resolved {
 fn resolve(
     obs: &[Obs<'_>],
     method: Method,
+    source: TemplateSource,
     bindings: &[usize],
     specs: &[SpecBinding],
     routers: &[Router],
     opts: &DiffOptions,
 ) -> Resolved {
-    for fallback in [false, true] {
+    // Inferred templates may have turned documented literals into parameters; routes did not.
+    let levels: &[Fallback] = if source == TemplateSource::Inferred {
+        &[Fallback::Strict, Fallback::Swallow, Fallback::Loose]
+    } else {
+        &[Fallback::Strict, Fallback::Swallow]
+    };
+    for &fallback in levels {
         for &b in bindings {
             let ops = &specs[b].spec.operations;
             let exact = |o: u32| ops[o as usize].method == method;
@@ -676,7 +681,7 @@ fn resolve(
             }
         }
     }
-    for fallback in [false, true] {
+    for &fallback in levels {
         for &b in bindings {
             if let Some(w) = routers[b].full_match(obs, Want::Path, fallback) {
                 if method == Method::Options && opts.implicit_options {
@@ -752,7 +757,14 @@ fn candidate(
             segments.push(obs_text(o));
             locked.push(false);
         }
-        return (group::Candidate { segments, locked }, Vec::new());
+        return (
+            group::Candidate {
+                segments,
+                locked,
+                route: false,
+            },
+            Vec::new(),
+        );
     };
     for o in &obs[..w.skipped] {
         segments.push(obs_text(o));
@@ -762,7 +774,7 @@ fn candidate(
     let mut param_values = Vec::new();
     for (n, step) in w.steps.iter().enumerate() {
         match step {
-            Step::Literal => {
+            Step::Literal | Step::LooseLiteral => {
                 segments.push(obs_text(&obs[i]));
                 i += 1;
             }
@@ -790,7 +802,14 @@ fn candidate(
         segments.push(obs_text(o));
         locked.push(false);
     }
-    (group::Candidate { segments, locked }, param_values)
+    (
+        group::Candidate {
+            segments,
+            locked,
+            route: false,
+        },
+        param_values,
+    )
 }
 
 /// The last documented parameter an undocumented path follows, when across all such traffic
@@ -921,6 +940,10 @@ fn shadows(
             ok_without_auth: m.agg.ok_without_auth,
             auth: level,
             evidence: m.agg.evidence.names(),
+            enforced: m
+                .agg
+                .evidence
+                .contains(crate::model::AuthEvidence::REJECTED),
             spec_security: None,
             first_seen: m.agg.first_seen,
             last_seen: m.agg.last_seen,

@@ -744,3 +744,186 @@ fn value_like_literals_join_an_inferred_parameter_sibling() {
     assert!(!group::looks_random("findPetsByStatus"));
     assert!(!group::looks_random("createWithList"));
 }
+
+#[test]
+fn mirrors_after_the_base_path_and_services_without_traffic() {
+    let eps = vec![
+        ep("petstore", Method::Get, "/api/v3/internal/pet/findByStatus"),
+        ep("petstore", Method::Get, "/api/v3/internal/user/alpha"),
+        ep("petstore", Method::Get, "/api/v3/internal/user/bravo-12"),
+    ];
+    let mut specs = bind("petstore", petstore3());
+    specs.push(SpecBinding {
+        service: "billing".into(),
+        spec: spec("", vec![op(Method::Get, "/invoices", Security::Required)]),
+    });
+    let r = run(&eps, &specs);
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /api/v3/internal/pet/findByStatus",
+            "GET /api/v3/internal/user/{username}"
+        ]
+    );
+    let billing = r.findings.iter().find(|f| f.service == "billing").unwrap();
+    assert_eq!(billing.kind, FindingKind::Unobserved);
+    assert!(
+        billing.reason.contains("sent no traffic"),
+        "{}",
+        billing.reason
+    );
+}
+
+#[test]
+fn inferred_parameters_over_documented_literals_are_a_last_resort() {
+    let s = spec(
+        "",
+        vec![
+            op(
+                Method::Get,
+                "/orgs/{org}/copilot/metrics/reports/organization-1-day",
+                Security::Required,
+            ),
+            op(
+                Method::Get,
+                "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
+                Security::Required,
+            ),
+            op(Method::Get, "/users/me", Security::Required),
+        ],
+    );
+    let mut route = ep("gh", Method::Get, "/users/{id}");
+    route.source = TemplateSource::Route;
+    let eps = vec![
+        ep(
+            "gh",
+            Method::Get,
+            "/orgs/{org}/copilot/metrics/reports/{token}",
+        ),
+        ep(
+            "gh",
+            Method::Get,
+            "/orgs/{org}/copilot/metrics/reports/{token}/latest",
+        ),
+        // a route is what the application declared: `/users/{id}` is not `/users/me`
+        route,
+    ];
+    let r = run(&eps, &bind("gh", s));
+    assert_eq!(of(&r, FindingKind::Shadow), vec!["GET /users/{id}"]);
+    assert_eq!(r.summary.operations_observed, 2);
+}
+
+#[test]
+fn a_path_of_parameters_does_not_swallow_an_inferred_parameter() {
+    // uspto: `/{dataset}/{version}/fields` must not make `/admin/users/{id}` documented
+    let s = spec(
+        "/ds-api",
+        vec![
+            op(
+                Method::Get,
+                "/{dataset}/{version}/fields",
+                Security::Unspecified,
+            ),
+            op(
+                Method::Get,
+                "/{dataset}/{version}/records",
+                Security::Unspecified,
+            ),
+        ],
+    );
+    let eps = vec![
+        ep("u", Method::Get, "/ds-api/admin/users/{id}"),
+        ep("u", Method::Get, "/ds-api/oa_citations/v1/fields"),
+    ];
+    let r = run(&eps, &bind("u", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["GET /ds-api/admin/users/{id}"]
+    );
+}
+
+#[test]
+fn three_value_like_siblings_carry_plain_words_along() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut eps: Vec<_> = ["alpha", "bravo-12", "nova.js", "cedar%20river"]
+        .iter()
+        .map(|v| ep("svc", Method::Get, &format!("/api/internal/profiles/{v}")))
+        .collect();
+    // route words with a digit or two stay apart when there are not enough of them
+    eps.push(ep("svc", Method::Get, "/auth/oauth2"));
+    eps.push(ep("svc", Method::Get, "/auth/login"));
+    eps.push(ep("svc", Method::Get, "/auth/saml2"));
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /api/internal/profiles/{profile}",
+            "GET /auth/login",
+            "GET /auth/oauth2",
+            "GET /auth/saml2"
+        ]
+    );
+}
+
+#[test]
+fn inferred_literals_beside_a_declared_parameter_are_its_values() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut route = ep("svc", Method::Get, "/internal/users/{username}");
+    route.source = TemplateSource::Route;
+    let mut me = ep("svc", Method::Get, "/admin/users/me");
+    me.source = TemplateSource::Route;
+    let mut admin_param = ep("svc", Method::Get, "/admin/users/{id}");
+    admin_param.source = TemplateSource::Route;
+    let eps = vec![
+        route,
+        ep("svc", Method::Get, "/internal/users/maple"),
+        ep("svc", Method::Get, "/internal/users/web"),
+        // a route word stays itself beside a declared parameter
+        me,
+        admin_param,
+    ];
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "GET /admin/users/me",
+            "GET /admin/users/{id}",
+            "GET /internal/users/{username}"
+        ]
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.path == "/internal/users/{username}")
+        .unwrap();
+    assert_eq!(f.requests, 30);
+}
+
+#[test]
+fn values_among_words_with_shared_sub_paths() {
+    let s = spec("", vec![op(Method::Get, "/health", Security::Public)]);
+    let mut eps: Vec<_> = ["alpha", "cobalt", "payments-940"]
+        .iter()
+        .map(|v| ep("svc", Method::Post, &format!("/admin/orgs/{v}/suspend")))
+        .collect();
+    // three collections sharing an action, no value among them: literal
+    for c in ["users", "teams", "projects"] {
+        eps.push(ep("svc", Method::Get, &format!("/api/{c}/search")));
+    }
+    let r = run(&eps, &bind("svc", s));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "POST /admin/orgs/{org}/suspend",
+            "GET /api/projects/search",
+            "GET /api/teams/search",
+            "GET /api/users/search",
+        ]
+    );
+    assert!(group::strongly_value_like("payments-940"));
+    assert!(group::strongly_value_like("maple atlas"));
+    assert!(group::strongly_value_like("rust-lang.io"));
+    assert!(!group::strongly_value_like("oauth2"));
+    assert!(group::looks_random("uyiXabzAMjlXJtXjghlnnSmh"));
+    assert!(!group::looks_random("getPetByIdAndOwner"));
+}

@@ -565,3 +565,16 @@ pub fn suggest(text: &str, file: &str, findings: &[&Finding]) -> Result<String, 
         .header(&format!("a/{file}"), &format!("b/{file}"))
         .to_string())
 }
+
+/// The shadow findings that belong in `file` (by the spec each finding names), for
+/// [`suggest`].
+pub fn shadows_for<'a>(
+    report: &'a crate::diff::DiffReport,
+    file: &std::path::Path,
+) -> Vec<&'a Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Shadow && f.spec_file.as_deref() == Some(file))
+        .collect()
+}
