@@ -194,10 +194,11 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
     out
 }
 
-fn cell_weight(e: &EndpointStats) -> f64 {
-    // Square root: a 12-request `/admin/export` must stay visible next to a million-request
-    // health check, while busier endpoints still look bigger.
-    (e.requests as f64).sqrt() + 1.0
+/// A cell's area. Square root, and a floor of 1/20 of the busiest cell: a 12-request
+/// `/admin/export` must stay visible (and labelled) next to a million-request health check,
+/// while busier endpoints still look bigger.
+fn cell_weight(e: &EndpointStats, floor: f64) -> f64 {
+    ((e.requests as f64).sqrt() + 1.0).max(floor)
 }
 
 fn map(out: &mut String, a: &Analysis<'_>) {
@@ -207,6 +208,8 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         return;
     }
     let total = a.rows.len();
+    let busiest = a.rows.iter().map(|r| r.ep.requests).max().unwrap_or(0);
+    let floor = ((busiest as f64).sqrt() + 1.0) / 20.0;
     let cap = a.input.options.max_map_cells.max(a.services.len());
     // Per service: the cells drawn (riskiest first) and the weight of the rest.
     let mut plan: Vec<(usize, f64, f64)> = Vec::with_capacity(a.services.len());
@@ -218,8 +221,8 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             ((cap as f64 * n as f64 / total as f64).floor() as usize).clamp(1, n)
         };
         let rows = &a.rows[s.rows.clone()];
-        let shown: f64 = rows[..keep].iter().map(|r| cell_weight(r.ep)).sum();
-        let rest: f64 = rows[keep..].iter().map(|r| cell_weight(r.ep)).sum();
+        let shown: f64 = rows[..keep].iter().map(|r| cell_weight(r.ep, floor)).sum();
+        let rest: f64 = rows[keep..].iter().map(|r| cell_weight(r.ep, floor)).sum();
         plan.push((keep, shown, rest));
     }
     let mut order: Vec<usize> = (0..a.services.len()).collect();
@@ -280,8 +283,8 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         };
         let rows = &a.rows[s.rows.clone()];
         let mut idx: Vec<usize> = (0..keep).collect();
-        idx.sort_by(|&x, &y| cell_weight(rows[y].ep).total_cmp(&cell_weight(rows[x].ep)).then(x.cmp(&y)));
-        let mut w: Vec<f64> = idx.iter().map(|&i| cell_weight(rows[i].ep)).collect();
+        idx.sort_by(|&x, &y| cell_weight(rows[y].ep, floor).total_cmp(&cell_weight(rows[x].ep, floor)).then(x.cmp(&y)));
+        let mut w: Vec<f64> = idx.iter().map(|&i| cell_weight(rows[i].ep, floor)).collect();
         if rest > 0.0 {
             w.push(rest);
         }
@@ -337,8 +340,15 @@ fn map(out: &mut String, a: &Analysis<'_>) {
                 let _ = write!(out, "; {}", k.as_str());
             }
             out.push_str("</title></rect>");
-            if c.w > 44.0 && c.h > 13.0 {
-                let text = format!("{} {}", r.ep.method, r.ep.template);
+            if c.w > 30.0 && c.h > 13.0 {
+                // Method and template when they fit, else the template alone (the tooltip
+                // and the tables have the method).
+                let full = format!("{} {}", r.ep.method, r.ep.template);
+                let text = if fit(&full, c.w - 6.0, 5.8) == full {
+                    full
+                } else {
+                    r.ep.template.as_str().to_owned()
+                };
                 let tone = if matches!(class, "ok" | "nc" | "unauth" | "zombie") {
                     "ld"
                 } else {
@@ -374,7 +384,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             "<li><svg width=\"14\" height=\"14\" aria-hidden=\"true\"><rect class=\"k-nc sens\" x=\"1\" y=\"1\" width=\"12\" height=\"12\"/></svg> thick outline: sensitive-looking path <span class=\"dim\">({sensitive})</span></li>"
         );
     }
-    out.push_str("<li class=\"dim\">Area grows with the square root of requests; one block per service. Hover a cell for details.</li></ul>");
+    out.push_str("<li class=\"dim\">Area grows with the square root of requests (the quietest are enlarged to stay visible); one block per service. Hover a cell for details.</li></ul>");
     if total > cap {
         let _ = write!(
             out,
