@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use similar::{Algorithm, ChangeTag};
+use similar::{Algorithm, ChangeTag, DiffTag};
 
 use super::risk::{self, Reason, Risk};
 use super::ReportInput;
@@ -501,13 +501,16 @@ fn drift<'a>(
     for e in disappeared {
         changed.entry(e.service.as_str()).or_default().1 += 1;
     }
-    // One pass over each window, keeping only services that changed.
-    let mut lines: HashMap<&str, (Vec<String>, Vec<String>)> =
+    // One pass over each window, keeping only services that changed. Lines are compared as
+    // (method, template) pairs: sorting them sorts the `METHOD template` text, as no method
+    // name is a prefix of another.
+    type Line<'a> = (&'static str, &'a str);
+    let mut lines: HashMap<&str, (Vec<Line<'a>>, Vec<Line<'a>>)> =
         changed.keys().map(|s| (*s, Default::default())).collect();
     for (set, old) in [(&input.previous, true), (&input.current, false)] {
         for e in set.iter() {
             if let Some((o, n)) = lines.get_mut(e.service.as_str()) {
-                let line = format!("{} {}", e.method, e.template);
+                let line = (e.method.as_str(), e.template.as_str());
                 if old {
                     o.push(line);
                 } else {
@@ -516,6 +519,7 @@ fn drift<'a>(
             }
         }
     }
+    let text = |(m, t): Line<'_>| format!("{m} {t}");
     let mut out = Vec::with_capacity(changed.len());
     for (service, (added, removed)) in changed {
         let (mut old, mut new) = lines.remove(service).unwrap_or_default();
@@ -523,9 +527,11 @@ fn drift<'a>(
             v.sort_unstable();
             v.dedup();
         }
-        // Sorted, unique lines: patience matches them in O(n log n), where Myers would
-        // compare strings O(n·d) times (seconds at 100,000 endpoints with 5% drift).
-        let ops = similar::capture_diff_slices(Algorithm::Patience, &old, &new);
+        // Diff integer ids (ranks in the union of both sorted lists) rather than strings,
+        // with the patience algorithm: the lines are unique, so it matches them in
+        // O(n log n), where Myers would compare strings O(n·d) times.
+        let (old_ids, new_ids) = rank_ids(&old, &new);
+        let ops = similar::capture_diff_slices(Algorithm::Patience, &old_ids, &new_ids);
         let mut hunks = Vec::new();
         let mut shown = 0;
         let mut omitted = 0;
@@ -537,17 +543,27 @@ fn drift<'a>(
             let (oe, ne) = (last.old_range().end, last.new_range().end);
             let header = format!("@@ -{},{} +{},{} @@", o + 1, oe - o, n + 1, ne - n);
             let mut hunk = Vec::new();
-            for op in &group {
-                for change in op.iter_changes(&old, &new) {
-                    if shown >= max_lines {
-                        omitted += 1;
-                        continue;
-                    }
+            let mut push = |tag: ChangeTag, line: Line<'_>| {
+                if shown >= max_lines {
+                    omitted += 1;
+                } else {
                     shown += 1;
                     hunk.push(DiffLine {
-                        tag: change.tag(),
-                        text: change.value().clone(),
+                        tag,
+                        text: text(line),
                     });
+                }
+            };
+            for op in &group {
+                let (tag, or, nr) = op.as_tag_tuple();
+                match tag {
+                    DiffTag::Equal => or.clone().for_each(|i| push(ChangeTag::Equal, old[i])),
+                    DiffTag::Delete => or.clone().for_each(|i| push(ChangeTag::Delete, old[i])),
+                    DiffTag::Insert => nr.clone().for_each(|i| push(ChangeTag::Insert, new[i])),
+                    DiffTag::Replace => {
+                        or.clone().for_each(|i| push(ChangeTag::Delete, old[i]));
+                        nr.clone().for_each(|i| push(ChangeTag::Insert, new[i]));
+                    }
                 }
             }
             if !hunk.is_empty() {
@@ -563,6 +579,37 @@ fn drift<'a>(
         });
     }
     out
+}
+
+/// Numbers two sorted, deduplicated lists by rank in their union: equal lines get equal ids.
+fn rank_ids<T: Ord>(old: &[T], new: &[T]) -> (Vec<u32>, Vec<u32>) {
+    let (mut a, mut b) = (Vec::with_capacity(old.len()), Vec::with_capacity(new.len()));
+    let (mut i, mut j, mut id) = (0, 0, 0u32);
+    while i < old.len() || j < new.len() {
+        let ord = match (old.get(i), new.get(j)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match ord {
+            std::cmp::Ordering::Less => {
+                a.push(id);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                b.push(id);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                a.push(id);
+                b.push(id);
+                i += 1;
+                j += 1;
+            }
+        }
+        id += 1;
+    }
+    (a, b)
 }
 
 fn callers<'a>(rows: &[Row<'a>], risky: &[usize]) -> Vec<Caller<'a>> {

@@ -304,7 +304,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
                     thousands(more as u64)
                 );
                 counts[5] += 1;
-                if c.w > 50.0 && c.h > 14.0 {
+                if c.w > 30.0 && c.h > 13.0 {
                     label(out, c, &format!("+{} more", thousands(more as u64)), "lt");
                 }
                 continue;
@@ -341,20 +341,12 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             }
             out.push_str("</title></rect>");
             if c.w > 30.0 && c.h > 13.0 {
-                // Method and template when they fit, else the template alone (the tooltip
-                // and the tables have the method).
-                let full = format!("{} {}", r.ep.method, r.ep.template);
-                let text = if fit(&full, c.w - 6.0, 5.8) == full {
-                    full
-                } else {
-                    r.ep.template.as_str().to_owned()
-                };
                 let tone = if matches!(class, "ok" | "nc" | "unauth" | "zombie") {
                     "ld"
                 } else {
                     "lt"
                 };
-                label(out, c, &fit(&text, c.w - 6.0, 5.8), tone);
+                label(out, c, &format!("{} {}", r.ep.method, r.ep.template), tone);
             }
         }
         out.push_str("</g>");
@@ -404,14 +396,37 @@ fn xywh(out: &mut String, r: Rect) {
     );
 }
 
+/// Writes `text` inside cell `c`, wrapped over as many lines as the cell is tall and cut
+/// with an ellipsis when it still does not fit.
 fn label(out: &mut String, c: Rect, text: &str, tone: &str) {
-    let _ = write!(
-        out,
-        "<text class=\"{tone}\" x=\"{:.1}\" y=\"{:.1}\">",
-        c.x + 3.0,
-        c.y + 11.0
-    );
-    esc(out, text);
+    const CHAR_W: f64 = 5.8;
+    const LINE_H: f64 = 11.0;
+    let per_line = ((c.w - 6.0) / CHAR_W).floor().max(0.0) as usize;
+    let max_lines = ((c.h - 3.0) / LINE_H).floor().max(0.0) as usize;
+    if per_line < 3 || max_lines == 0 {
+        return;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut lines: Vec<String> = chars.chunks(per_line).map(|l| l.iter().collect()).collect();
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            let mut cut: String = last.chars().take(per_line - 1).collect();
+            cut.push('…');
+            *last = cut;
+        }
+    }
+    let x = c.x + 3.0;
+    let _ = write!(out, "<text class=\"{tone}\" x=\"{x:.1}\" y=\"{:.1}\">", c.y + LINE_H);
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            esc(out, line);
+        } else {
+            let _ = write!(out, "<tspan x=\"{x:.1}\" dy=\"{LINE_H}\">");
+            esc(out, line);
+            out.push_str("</tspan>");
+        }
+    }
     out.push_str("</text>");
 }
 
