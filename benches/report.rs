@@ -2,13 +2,15 @@
 //! spec per service documenting 90% of them, 5% of the endpoints new and as many gone since
 //! the previous week), in each format. Sizes are printed once; criterion reports the times.
 //!
-//! `cargo bench --bench report`
+//! `cargo bench --bench report` (`SHADOWSCAN_REPORT_OUT=dir` also writes the three reports there)
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use shadowscan::diff::{self, DiffOptions, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
+};
 use shadowscan::report::{self, ReportInput, Window};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
@@ -18,10 +20,26 @@ const SINCE: i64 = 1_794_787_200;
 const WEEK: i64 = 7 * 86_400;
 
 const RESOURCES: &[&str] = &[
-    "users", "orders", "invoices", "payments", "products", "carts", "shipments", "refunds",
-    "coupons", "reviews", "accounts", "sessions", "reports", "exports", "webhooks", "teams",
+    "users",
+    "orders",
+    "invoices",
+    "payments",
+    "products",
+    "carts",
+    "shipments",
+    "refunds",
+    "coupons",
+    "reviews",
+    "accounts",
+    "sessions",
+    "reports",
+    "exports",
+    "webhooks",
+    "teams",
 ];
-const ACTIONS: &[&str] = &["items", "history", "status", "notes", "events", "admin", "summary", "export"];
+const ACTIONS: &[&str] = &[
+    "items", "history", "status", "notes", "events", "admin", "summary", "export",
+];
 const METHODS: [Method; 4] = [Method::Get, Method::Post, Method::Put, Method::Delete];
 
 /// The k-th endpoint of a service: a distinct, realistic-looking template.
@@ -34,16 +52,22 @@ fn template(k: usize) -> String {
 
 fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
     let requests = (2_000_000 / (k as u64 + 1)).max(1) + (service as u64 * 7) % 13;
-    let mut status = StatusCounts::default();
-    status.s2xx = requests - requests / 50;
-    status.s4xx = requests / 50;
-    status.s401 = requests / 100;
+    let status = StatusCounts {
+        s2xx: requests - requests / 50,
+        s4xx: requests / 50,
+        s401: requests / 100,
+        ..StatusCounts::default()
+    };
     let without = if k % 50 == 7 { status.s2xx } else { 0 };
     EndpointStats {
         service: format!("svc-{service:02}"),
         method: METHODS[(k / RESOURCES.len() / ACTIONS.len()) % METHODS.len()],
         template: PathTemplate::parse(&template(k)),
-        source: if k % 2 == 0 { TemplateSource::Route } else { TemplateSource::Inferred },
+        source: if k % 2 == 0 {
+            TemplateSource::Route
+        } else {
+            TemplateSource::Inferred
+        },
         requests,
         status,
         ok_with_auth: status.s2xx - without,
@@ -52,7 +76,9 @@ fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
         first_seen: week_start + (k as i64 % 86_400),
         last_seen: week_start + WEEK - 1 - (k as i64 % 3_600),
         examples: vec![template(k).replace("{id}", "8812")],
-        callers: (0..3).map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c)).collect(),
+        callers: (0..3)
+            .map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c))
+            .collect(),
     }
 }
 
@@ -79,7 +105,10 @@ fn input() -> ReportInput {
                     operation_id: None,
                     security: Security::Required,
                     deprecated: k % 100 == 42,
-                    path_params: vec![PathParam { name: "id".into(), may_contain_slashes: false }],
+                    path_params: vec![PathParam {
+                        name: "id".into(),
+                        may_contain_slashes: false,
+                    }],
                     line: Some(10 + k * 12),
                 });
             }
@@ -96,7 +125,16 @@ fn input() -> ReportInput {
         });
     }
     let diff = diff::diff(&current, &specs, &DiffOptions::default());
-    ReportInput::new(SINCE + WEEK, Window { since: SINCE, until: SINCE + WEEK }, current, previous, Some(diff))
+    ReportInput::new(
+        SINCE + WEEK,
+        Window {
+            since: SINCE,
+            until: SINCE + WEEK,
+        },
+        current,
+        previous,
+        Some(diff),
+    )
 }
 
 /// CPU time of this thread, seconds: unlike wall time, not inflated when the machine is
@@ -112,7 +150,11 @@ fn thread_cpu() -> f64 {
 fn bench(c: &mut Criterion) {
     let input = input();
     let d = input.diff.as_ref().unwrap();
-    eprintln!("report over {} endpoints ({} findings):", input.current.len(), d.findings.len());
+    eprintln!(
+        "report over {} endpoints ({} findings):",
+        input.current.len(),
+        d.findings.len()
+    );
     for (name, f) in [
         ("HTML", report::render_html as fn(&ReportInput) -> String),
         ("Markdown", report::render_markdown),
@@ -120,6 +162,16 @@ fn bench(c: &mut Criterion) {
     ] {
         let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
         let out = f(&input);
+        // `SHADOWSCAN_REPORT_OUT=dir` keeps the rendered reports, to look at them.
+        if let Some(dir) = std::env::var_os("SHADOWSCAN_REPORT_OUT") {
+            let ext = match name {
+                "HTML" => "html",
+                "Markdown" => "md",
+                _ => "json",
+            };
+            let path = std::path::Path::new(&dir).join(format!("report-100k.{ext}"));
+            std::fs::write(&path, &out).expect("write report");
+        }
         eprintln!(
             "  {name:8} {:7.2} MB  {:6.0} ms CPU  {:6.0} ms wall",
             out.len() as f64 / 1e6,
@@ -129,9 +181,15 @@ fn bench(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("report_100k_endpoints");
     g.sample_size(10);
-    g.bench_function("html", |b| b.iter(|| black_box(report::render_html(black_box(&input)))));
-    g.bench_function("markdown", |b| b.iter(|| black_box(report::render_markdown(black_box(&input)))));
-    g.bench_function("json", |b| b.iter(|| black_box(report::render_json(black_box(&input)))));
+    g.bench_function("html", |b| {
+        b.iter(|| black_box(report::render_html(black_box(&input))))
+    });
+    g.bench_function("markdown", |b| {
+        b.iter(|| black_box(report::render_markdown(black_box(&input))))
+    });
+    g.bench_function("json", |b| {
+        b.iter(|| black_box(report::render_json(black_box(&input))))
+    });
     g.finish();
 }
 

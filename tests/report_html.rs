@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shadowscan::diff::{self, DiffOptions, SpecBinding};
-use shadowscan::model::{AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource};
+use shadowscan::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
+};
 use shadowscan::report::{self, ReportInput, ReportOptions, Window};
 use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
 
@@ -100,12 +102,14 @@ struct Ep {
 }
 
 fn stats(e: &Ep, window_start: i64) -> EndpointStats {
-    let mut status = StatusCounts::default();
     let ok = e.requests - e.rejected - e.errors;
-    status.s2xx = ok;
-    status.s4xx = e.rejected;
-    status.s401 = e.rejected;
-    status.s5xx = e.errors;
+    let status = StatusCounts {
+        s2xx: ok,
+        s4xx: e.rejected,
+        s401: e.rejected,
+        s5xx: e.errors,
+        ..StatusCounts::default()
+    };
     let mut evidence = AuthEvidence::NONE;
     if ok > e.without_auth {
         evidence |= AuthEvidence::MIDDLEWARE | AuthEvidence::CREDENTIAL;
@@ -113,7 +117,11 @@ fn stats(e: &Ep, window_start: i64) -> EndpointStats {
     if e.rejected > 0 {
         evidence |= AuthEvidence::REJECTED;
     }
-    let example = e.template.replace("{invoiceId}", "inv_8812").replace("{customerId}", "4411").replace("{id}", "1337");
+    let example = e
+        .template
+        .replace("{invoiceId}", "inv_8812")
+        .replace("{customerId}", "4411")
+        .replace("{id}", "1337");
     EndpointStats {
         service: e.service.to_owned(),
         method: e.method,
@@ -137,7 +145,15 @@ fn stats(e: &Ep, window_start: i64) -> EndpointStats {
 
 fn current_traffic() -> Vec<Ep> {
     use Method::*;
-    let ep = |service, method, template, requests, without_auth, rejected, errors, callers, first_day| Ep {
+    let ep = |service,
+              method,
+              template,
+              requests,
+              without_auth,
+              rejected,
+              errors,
+              callers,
+              first_day| Ep {
         service,
         method,
         template,
@@ -149,19 +165,149 @@ fn current_traffic() -> Vec<Ep> {
         first_day,
     };
     vec![
-        ep("billing", Get, "/v1/invoices", 4_210, 0, 35, 2, &["checkout", "10.2.0.14"], 0),
-        ep("billing", Post, "/v1/invoices", 310, 0, 4, 1, &["checkout"], 0),
-        ep("billing", Get, "/v1/invoices/{id}", 12_880, 0, 120, 9, &["checkout", "web-bff", "10.2.0.14"], 0),
-        ep("billing", Get, "/v1/orders", 1_140, 0, 3, 0, &["legacy-mobile-bff", "10.2.7.31"], 0),
-        ep("billing", Get, "/v2/orders", 8_020, 0, 51, 4, &["web-bff"], 0),
-        ep("billing", Get, "/v1/customers/{id}", 2_400, 150, 12, 0, &["web-bff", "crm-sync"], 0),
-        ep("billing", Get, "/admin/export", 37, 37, 0, 0, &["10.9.3.77", "203.0.113.45"], 3),
-        ep("billing", Post, "/internal/reindex", 12, 0, 0, 0, &["ops-cron"], 4),
-        ep("catalog", Get, "/products", 55_000, 55_000 - 120, 0, 120, &["web-bff", "search-indexer"], 0),
-        ep("catalog", Get, "/products/{id}", 121_000, 121_000 - 300, 0, 300, &["web-bff", "10.2.0.14"], 0),
-        ep("catalog", Put, "/products/{id}", 420, 0, 9, 0, &["catalog-admin-ui"], 0),
-        ep("catalog", Get, "/products/export.csv", 21, 0, 0, 0, &["10.9.3.77"], 5),
-        ep("catalog", Get, "/health", 20_160, 20_160, 0, 0, &["10.0.0.2"], 0),
+        ep(
+            "billing",
+            Get,
+            "/v1/invoices",
+            4_210,
+            0,
+            35,
+            2,
+            &["checkout", "10.2.0.14"],
+            0,
+        ),
+        ep(
+            "billing",
+            Post,
+            "/v1/invoices",
+            310,
+            0,
+            4,
+            1,
+            &["checkout"],
+            0,
+        ),
+        ep(
+            "billing",
+            Get,
+            "/v1/invoices/{id}",
+            12_880,
+            0,
+            120,
+            9,
+            &["checkout", "web-bff", "10.2.0.14"],
+            0,
+        ),
+        ep(
+            "billing",
+            Get,
+            "/v1/orders",
+            1_140,
+            0,
+            3,
+            0,
+            &["legacy-mobile-bff", "10.2.7.31"],
+            0,
+        ),
+        ep(
+            "billing",
+            Get,
+            "/v2/orders",
+            8_020,
+            0,
+            51,
+            4,
+            &["web-bff"],
+            0,
+        ),
+        ep(
+            "billing",
+            Get,
+            "/v1/customers/{id}",
+            2_400,
+            150,
+            12,
+            0,
+            &["web-bff", "crm-sync"],
+            0,
+        ),
+        ep(
+            "billing",
+            Get,
+            "/admin/export",
+            37,
+            37,
+            0,
+            0,
+            &["10.9.3.77", "203.0.113.45"],
+            3,
+        ),
+        ep(
+            "billing",
+            Post,
+            "/internal/reindex",
+            12,
+            0,
+            0,
+            0,
+            &["ops-cron"],
+            4,
+        ),
+        ep(
+            "catalog",
+            Get,
+            "/products",
+            55_000,
+            55_000 - 120,
+            0,
+            120,
+            &["web-bff", "search-indexer"],
+            0,
+        ),
+        ep(
+            "catalog",
+            Get,
+            "/products/{id}",
+            121_000,
+            121_000 - 300,
+            0,
+            300,
+            &["web-bff", "10.2.0.14"],
+            0,
+        ),
+        ep(
+            "catalog",
+            Put,
+            "/products/{id}",
+            420,
+            0,
+            9,
+            0,
+            &["catalog-admin-ui"],
+            0,
+        ),
+        ep(
+            "catalog",
+            Get,
+            "/products/export.csv",
+            21,
+            0,
+            0,
+            0,
+            &["10.9.3.77"],
+            5,
+        ),
+        ep(
+            "catalog",
+            Get,
+            "/health",
+            20_160,
+            20_160,
+            0,
+            0,
+            &["10.0.0.2"],
+            0,
+        ),
     ]
 }
 
@@ -249,7 +395,8 @@ fn markdown_report_without_specs_snapshot() {
 fn markdown_neutralises_span_data() {
     let mut input = realistic_input();
     let mut evil = input.current[0].clone();
-    evil.template = PathTemplate::parse("/x|y/[click](http://evil)/<img src=x onerror=alert(1)>/`tick`");
+    evil.template =
+        PathTemplate::parse("/x|y/[click](http://evil)/<img src=x onerror=alert(1)>/`tick`");
     evil.service = "svc|<b>bold</b>".into();
     evil.callers = vec!["a|b".into()];
     let template = evil.template.as_str().to_owned();
@@ -257,8 +404,14 @@ fn markdown_neutralises_span_data() {
     let md = report::render_markdown(&input);
     // Inside code spans `<img` is literal text; outside them it would be markup.
     let prose = without_code_spans(&md);
-    assert!(!prose.contains("<img"), "raw HTML from a path reached the Markdown");
-    assert!(!prose.contains("<b>"), "raw HTML from a service name reached the Markdown");
+    assert!(
+        !prose.contains("<img"),
+        "raw HTML from a path reached the Markdown"
+    );
+    assert!(
+        !prose.contains("<b>"),
+        "raw HTML from a service name reached the Markdown"
+    );
     assert!(!prose.contains("](http:"), "a path became a link");
     let span = format!("`` {} ``", template.replace('|', "\\|"));
     assert!(md.contains(&span), "the path is one code span: {span}");
@@ -266,7 +419,10 @@ fn markdown_neutralises_span_data() {
     for line in md.lines().filter(|l| l.contains("svc")) {
         if line.starts_with('|') {
             let cells = split_cells(line);
-            assert!(cells == 8 || cells == 10 || cells == 6 || cells == 5, "{cells} cells: {line}");
+            assert!(
+                cells == 8 || cells == 10 || cells == 6 || cells == 5,
+                "{cells} cells: {line}"
+            );
         }
     }
 }
@@ -294,7 +450,9 @@ fn without_code_spans(md: &str) -> String {
 /// Counts GitHub table cells: `|` not preceded by a backslash.
 fn split_cells(line: &str) -> usize {
     let b = line.as_bytes();
-    let pipes = (0..b.len()).filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\')).count();
+    let pipes = (0..b.len())
+        .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+        .count();
     pipes - 1
 }
 
@@ -320,42 +478,114 @@ fn json_is_versioned_complete_and_ranks_the_exposed_export_first() {
     assert_eq!(s["disappeared"], 2);
 
     let top = &v["risks"][0];
-    assert_eq!((top["method"].as_str(), top["path"].as_str()), (Some("GET"), Some("/admin/export")));
-    let codes: Vec<&str> = top["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["unauthenticated", "undocumented", "sensitive_path", "new"]);
-    assert_eq!(top["findings"], serde_json::json!(["shadow", "unauthenticated"]));
+    assert_eq!(
+        (top["method"].as_str(), top["path"].as_str()),
+        (Some("GET"), Some("/admin/export"))
+    );
+    let codes: Vec<&str> = top["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["unauthenticated", "undocumented", "sensitive_path", "new"]
+    );
+    assert_eq!(
+        top["findings"],
+        serde_json::json!(["shadow", "unauthenticated"])
+    );
     assert_eq!(top["severity"], "critical");
 
     let risky: Vec<String> = v["risks"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert!(risky.contains(&"GET /v1/orders".to_owned()), "the zombie is a risk: {risky:?}");
-    assert!(risky.contains(&"GET /v1/customers/{id}".to_owned()), "{risky:?}");
-    assert!(!risky.contains(&"GET /v2/orders".to_owned()), "a documented, authenticated endpoint is no risk");
-    assert!(!risky.contains(&"GET /products/{id}".to_owned()), "busy and public as documented is no risk");
+    assert!(
+        risky.contains(&"GET /v1/orders".to_owned()),
+        "the zombie is a risk: {risky:?}"
+    );
+    assert!(
+        risky.contains(&"GET /v1/customers/{id}".to_owned()),
+        "{risky:?}"
+    );
+    assert!(
+        !risky.contains(&"GET /v2/orders".to_owned()),
+        "a documented, authenticated endpoint is no risk"
+    );
+    assert!(
+        !risky.contains(&"GET /products/{id}".to_owned()),
+        "busy and public as documented is no risk"
+    );
 
-    let callers: Vec<&str> = v["top_callers"].as_array().unwrap().iter().map(|c| c["caller"].as_str().unwrap()).collect();
-    assert_eq!(callers[0], "10.9.3.77", "it pulled both exports: {callers:?}");
+    let callers: Vec<&str> = v["top_callers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["caller"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        callers[0], "10.9.3.77",
+        "it pulled both exports: {callers:?}"
+    );
     assert_eq!(v["top_callers"][0]["kind"], "address");
 
-    let new: Vec<&str> = v["drift"]["new"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert_eq!(new, ["/admin/export", "/internal/reindex", "/products/export.csv"]);
-    let gone: Vec<&str> = v["drift"]["disappeared"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let new: Vec<&str> = v["drift"]["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        new,
+        ["/admin/export", "/internal/reindex", "/products/export.csv"]
+    );
+    let gone: Vec<&str> = v["drift"]["disappeared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert_eq!(gone, ["/v1/legacy/invoices", "/products/search"]);
     let billing_diff = v["drift"]["diffs"][0]["unified"].as_str().unwrap();
-    assert!(billing_diff.contains("+GET /admin/export\n"), "{billing_diff}");
-    assert!(billing_diff.contains("-GET /v1/legacy/invoices\n"), "{billing_diff}");
+    assert!(
+        billing_diff.contains("+GET /admin/export\n"),
+        "{billing_diff}"
+    );
+    assert!(
+        billing_diff.contains("-GET /v1/legacy/invoices\n"),
+        "{billing_diff}"
+    );
 
     let billing = &v["services"][0];
     assert_eq!(billing["name"], "billing");
-    let export = billing["endpoints"].as_array().unwrap().iter().find(|e| e["path"] == "/admin/export").unwrap();
+    let export = billing["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/admin/export")
+        .unwrap();
     assert_eq!(export["documented"], false);
     assert_eq!(export["auth"], "missing");
-    assert_eq!(export["callers"], serde_json::json!(["10.9.3.77", "203.0.113.45"]));
-    let orders = billing["endpoints"].as_array().unwrap().iter().find(|e| e["path"] == "/v1/orders").unwrap();
+    assert_eq!(
+        export["callers"],
+        serde_json::json!(["10.9.3.77", "203.0.113.45"])
+    );
+    let orders = billing["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/v1/orders")
+        .unwrap();
     assert_eq!(orders["documented"], true);
     assert_eq!(orders["findings"][0]["kind"], "zombie");
 }
@@ -374,12 +604,21 @@ fn caps_truncate_html_and_markdown_but_never_json() {
         ..ReportOptions::default()
     };
     let html = report::render_html(&input);
-    assert!(html.contains("Showing 50 of 3,008 rows"), "the cap is announced");
-    assert!(html.matches("/rows</code>").count() <= 50 + 200, "capped tables");
+    assert!(
+        html.contains("Showing 50 of 3,008 rows"),
+        "the cap is announced"
+    );
+    assert!(
+        html.matches("/rows</code>").count() <= 50 + 200,
+        "capped tables"
+    );
     let md = report::render_markdown(&input);
     assert!(md.contains("Showing 50 of 3,008"));
     let v: serde_json::Value = serde_json::from_str(&report::render_json(&input)).unwrap();
-    assert_eq!(v["services"][0]["endpoints"].as_array().unwrap().len(), 3_008);
+    assert_eq!(
+        v["services"][0]["endpoints"].as_array().unwrap().len(),
+        3_008
+    );
     assert_eq!(v["summary"]["endpoints"], 3_013);
 }
 
@@ -387,7 +626,9 @@ fn caps_truncate_html_and_markdown_but_never_json() {
 // HTML in a real browser
 
 fn chromium() -> PathBuf {
-    let path = std::env::var_os("CHROMIUM").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
+    let path = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
     if !path.exists() {
         panic!(
             "headless Chromium not found at {}: run `scripts/setup-chromium.sh` (installs Debian's chromium package), or set CHROMIUM to its path",
@@ -468,7 +709,9 @@ fn write_report(dir: &Path, name: &str, html: &str) -> PathBuf {
 
 /// Rows of the table with `id` in a serialized DOM, as their text with tags stripped.
 fn table_rows(dom: &str, id: &str) -> Vec<String> {
-    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no table {id}"));
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table {id}"));
     let body = &dom[start..];
     let body = &body[body.find("<tbody>").unwrap()..body.find("</tbody>").unwrap()];
     body.split("<tr")
@@ -496,14 +739,25 @@ fn table_rows(dom: &str, id: &str) -> Vec<String> {
 fn html_shows_the_findings_in_chromium_and_saves_a_screenshot() {
     let dir = tempfile::tempdir().unwrap();
     let html = report::render_html(&realistic_input());
-    assert!(!html.contains("http://") || !html.contains("src=\"http"), "no external resources");
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "no external resources"
+    );
     let page = write_report(dir.path(), "report.html", &html);
     // Kept for people to open: target/tmp/report.html.
-    std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.html"), &html).unwrap();
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.html"),
+        &html,
+    )
+    .unwrap();
 
     let run = run_chromium(&["--dump-dom"], &file_url(&page));
     let dom = &run.stdout;
-    assert!(dom.contains("<h1>shadowscan inventory report</h1>"), "page did not load: {}", run.stderr);
+    assert!(
+        dom.contains("<h1>shadowscan inventory report</h1>"),
+        "page did not load: {}",
+        run.stderr
+    );
     let risks = table_rows(dom, "t-risk");
     assert!(risks[0].starts_with("1 "), "{risks:?}");
     assert!(
@@ -511,16 +765,33 @@ fn html_shows_the_findings_in_chromium_and_saves_a_screenshot() {
         "the unauthenticated undocumented export is first: {:?}",
         risks[0]
     );
-    assert!(risks[0].contains("sensitive-looking path (admin, export)"), "{}", risks[0]);
-    assert!(risks.iter().any(|r| r.contains("/v1/orders") && r.contains("zombie")), "{risks:?}");
+    assert!(
+        risks[0].contains("sensitive-looking path (admin, export)"),
+        "{}",
+        risks[0]
+    );
+    assert!(
+        risks
+            .iter()
+            .any(|r| r.contains("/v1/orders") && r.contains("zombie")),
+        "{risks:?}"
+    );
     // The map draws every endpoint, with the export in the unauthenticated colour.
     let map = &dom[dom.find("<div class=\"map\">").unwrap()..];
     let map = &map[..map.find("</svg>").unwrap()];
-    assert_eq!(map.matches("<rect class=\"k-").count(), 13, "one cell per endpoint");
-    assert!(map.contains("<rect class=\"k-unauth sens\""), "the export is red and outlined");
+    assert_eq!(
+        map.matches("<rect class=\"k-").count(),
+        13,
+        "one cell per endpoint"
+    );
+    assert!(
+        map.contains("<rect class=\"k-unauth sens\""),
+        "the export is red and outlined"
+    );
     // The script ran: filter boxes are shown, headers are sortable.
     assert!(dom.contains("class=\"sortable\""), "sorting was not wired");
-    assert!(!dom.contains("class=\"flt\" placeholder=\"Filter rows…\" aria-label=\"Filter rows\" hidden"));
+    assert!(!dom
+        .contains("class=\"flt\" placeholder=\"Filter rows…\" aria-label=\"Filter rows\" hidden"));
     let errors = js_errors(&run.stderr);
     assert!(errors.is_empty(), "script errors: {errors:?}");
 
@@ -534,9 +805,14 @@ fn html_shows_the_findings_in_chromium_and_saves_a_screenshot() {
         ],
         &file_url(&page),
     );
-    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{}", shot.display(), run.stderr));
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{}", shot.display(), run.stderr));
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    assert!(png.len() > 20_000, "suspiciously small screenshot: {} bytes", png.len());
+    assert!(
+        png.len() > 20_000,
+        "suspiciously small screenshot: {} bytes",
+        png.len()
+    );
     eprintln!("screenshot: {}", shot.display());
 }
 
@@ -549,23 +825,44 @@ fn html_tables_are_complete_with_scripts_off() {
     let html = report::render_html(&realistic_input());
     let csp = "script-src 'unsafe-inline'";
     assert!(html.contains(csp));
-    let page = write_report(dir.path(), "report.html", &html.replacen(csp, "script-src 'none'", 1));
+    let page = write_report(
+        dir.path(),
+        "report.html",
+        &html.replacen(csp, "script-src 'none'", 1),
+    );
     let run = run_chromium(&["--dump-dom"], &file_url(&page));
     let dom = &run.stdout;
-    assert!(dom.contains("<h1>shadowscan inventory report</h1>"), "page did not load: {}", run.stderr);
+    assert!(
+        dom.contains("<h1>shadowscan inventory report</h1>"),
+        "page did not load: {}",
+        run.stderr
+    );
     assert!(!dom.contains("class=\"sortable\""), "scripts were not off");
-    assert!(dom.contains(" hidden=\"\""), "filter boxes stay hidden without a script to drive them");
+    assert!(
+        dom.contains(" hidden=\"\""),
+        "filter boxes stay hidden without a script to drive them"
+    );
     let risks = table_rows(dom, "t-risk");
     assert!(risks[0].contains("GET /admin/export"), "{risks:?}");
     let new = table_rows(dom, "t-new");
     assert_eq!(new.len(), 3, "{new:?}");
     let gone = table_rows(dom, "t-gone");
-    assert!(gone[0].starts_with("GET /v1/legacy/invoices billing 96"), "{gone:?}");
+    assert!(
+        gone[0].starts_with("GET /v1/legacy/invoices billing 96"),
+        "{gone:?}"
+    );
     // Every endpoint's row is in its service table.
     for e in current_traffic() {
-        assert!(dom.contains(&format!("<code>{}</code>", e.template)), "{} missing", e.template);
+        assert!(
+            dom.contains(&format!("<code>{}</code>", e.template)),
+            "{} missing",
+            e.template
+        );
     }
-    assert!(dom.contains("<span class=\"del\">-GET /v1/legacy/invoices</span>"), "drift diff rendered");
+    assert!(
+        dom.contains("<span class=\"del\">-GET /v1/legacy/invoices</span>"),
+        "drift diff rendered"
+    );
 }
 
 /// Drives the page's own script the way a reader would (click a header, type a filter, open
@@ -601,14 +898,26 @@ const HARNESS: &str = r#"<script>
 #[test]
 fn html_sorting_and_filtering_work_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let html = report::render_html(&realistic_input()).replace("</body>", &format!("{HARNESS}</body>"));
+    let html =
+        report::render_html(&realistic_input()).replace("</body>", &format!("{HARNESS}</body>"));
     let page = write_report(dir.path(), "report.html", &html);
     let run = run_chromium(&["--dump-dom"], &format!("{}#q=billing", file_url(&page)));
     let dom = &run.stdout;
-    let start = dom.find("<pre id=\"selftest\">").unwrap_or_else(|| panic!("harness did not run: {}", run.stderr)) + 19;
+    let start = dom
+        .find("<pre id=\"selftest\">")
+        .unwrap_or_else(|| panic!("harness did not run: {}", run.stderr))
+        + 19;
     let json = &dom[start..start + dom[start..].find("</pre>").unwrap()];
-    let got: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
-    let nums = |k: &str| -> Vec<u64> { got[k].as_str().unwrap().split(',').map(|x| x.parse().unwrap()).collect() };
+    let got: serde_json::Value =
+        serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
+    let nums = |k: &str| -> Vec<u64> {
+        got[k]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
     let desc = nums("desc");
     let mut sorted = desc.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
@@ -618,8 +927,15 @@ fn html_sorting_and_filtering_work_in_chromium() {
     asc.reverse();
     assert_eq!(nums("asc"), asc, "second click reverses");
     assert_eq!(got["sortAttr"], "ascending");
-    assert_eq!(got["visible"], "/products/export.csv", "all words must match");
-    assert!(got["count"].as_str().unwrap().starts_with("1 of "), "{}", got["count"]);
+    assert_eq!(
+        got["visible"], "/products/export.csv",
+        "all words must match"
+    );
+    assert!(
+        got["count"].as_str().unwrap().starts_with("1 of "),
+        "{}",
+        got["count"]
+    );
     assert_eq!(got["hashFilter"], "billing", "#q= fills the filters");
     let errors = js_errors(&run.stderr);
     assert!(errors.is_empty(), "script errors: {errors:?}");
@@ -648,11 +964,21 @@ fn html_renders_hostile_span_data_as_text() {
     let page = write_report(dir.path(), "report.html", &html);
     let run = run_chromium(&["--dump-dom"], &file_url(&page));
     let dom = &run.stdout;
-    assert_eq!(dom.matches("<script").count(), 1, "only the report's own script exists in the DOM");
+    assert_eq!(
+        dom.matches("<script").count(),
+        1,
+        "only the report's own script exists in the DOM"
+    );
     assert_eq!(dom.matches("<img").count(), 0);
     assert_eq!(dom.matches("<iframe").count(), 0);
-    assert!(dom.contains("<code>/&lt;script&gt;alert(1)&lt;/script&gt;</code>"), "the path is shown as text");
-    assert!(dom.contains("&lt;img src=x onerror=alert(2)&gt;"), "the service name is shown as text");
+    assert!(
+        dom.contains("<code>/&lt;script&gt;alert(1)&lt;/script&gt;</code>"),
+        "the path is shown as text"
+    );
+    assert!(
+        dom.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "the service name is shown as text"
+    );
     let errors = js_errors(&run.stderr);
     assert!(errors.is_empty(), "script errors: {errors:?}");
 }

@@ -162,7 +162,8 @@ impl Analysis<'_> {
     pub fn service_cap(&self) -> usize {
         let o = &self.input.options;
         let services = self.services.len().max(1);
-        o.max_table_rows.min((o.max_inventory_rows / services).max(20))
+        o.max_table_rows
+            .min((o.max_inventory_rows / services).max(20))
     }
 }
 
@@ -179,17 +180,19 @@ fn key(e: &EndpointStats) -> Key<'_> {
 /// Findings indexed by the observed templates they cover.
 struct FindingIndex<'a> {
     /// (service, method) → observed template → findings.
-    exact: HashMap<(&'a str, Method), HashMap<String, Vec<u32>>>,
+    exact: ExactIndex<'a>,
     /// Undocumented findings by (service, method, segment count), for endpoints grouped
     /// under a finding whose bounded `observed` list does not name them.
-    patterns: HashMap<(&'a str, Method, usize), Vec<(u32, PathTemplate)>>,
+    patterns: PatternIndex<'a>,
 }
+
+type ExactIndex<'a> = HashMap<(&'a str, Method), HashMap<String, Vec<u32>>>;
+type PatternIndex<'a> = HashMap<(&'a str, Method, usize), Vec<(u32, PathTemplate)>>;
 
 impl<'a> FindingIndex<'a> {
     fn new(findings: &'a [Finding]) -> FindingIndex<'a> {
-        let mut exact: HashMap<(&str, Method), HashMap<String, Vec<u32>>> = HashMap::new();
-        let mut patterns: HashMap<(&str, Method, usize), Vec<(u32, PathTemplate)>> =
-            HashMap::new();
+        let mut exact = ExactIndex::new();
+        let mut patterns = PatternIndex::new();
         for (i, f) in findings.iter().enumerate() {
             if f.kind == FindingKind::Unobserved {
                 continue;
@@ -209,9 +212,9 @@ impl<'a> FindingIndex<'a> {
                 add(o.clone());
             }
             match &f.base_path {
-                Some(b) if f.documented => {
-                    add(PathTemplate::parse(&format!("{b}{}", f.path)).as_str().to_owned())
-                }
+                Some(b) if f.documented => add(PathTemplate::parse(&format!("{b}{}", f.path))
+                    .as_str()
+                    .to_owned()),
                 _ => add(f.path.clone()),
             }
             // The diff lists at most a few merged templates per finding: only a full list
@@ -340,9 +343,7 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
                 && e.status.s404 == e.status.total();
             let documented = if !has_spec || (linked.is_empty() && not_found_only) {
                 Documented::Unknown
-            } else if kinds.contains(FindingKind::Shadow)
-                || linked.iter().any(|f| !f.documented)
-            {
+            } else if kinds.contains(FindingKind::Shadow) || linked.iter().any(|f| !f.documented) {
                 Documented::No
             } else {
                 Documented::Yes
@@ -350,7 +351,9 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
             let auth = auth_level(e, known);
             let severity = linked.iter().map(|f| f.severity).max();
             let new = !previous.contains(&key(e));
-            let risk = assess(e, documented, auth, kinds, severity, new, has_spec, threshold);
+            let risk = assess(
+                e, documented, auth, kinds, severity, new, has_spec, threshold,
+            );
             requests += e.requests;
             shadow += kinds.contains(FindingKind::Shadow) as usize;
             unauth += kinds.contains(FindingKind::Unauthenticated) as usize;
@@ -379,7 +382,9 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
         });
     }
 
-    let mut risky: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].risk.is_risky()).collect();
+    let mut risky: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].risk.is_risky())
+        .collect();
     risky.sort_by(|&a, &b| rank(&rows[a], &rows[b]));
 
     let mut new: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].new).collect();

@@ -250,11 +250,7 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
             })
             .collect(),
         drift: Drift {
-            new: a
-                .new
-                .iter()
-                .map(|&i| drift_entry(a.rows[i].ep))
-                .collect(),
+            new: a.new.iter().map(|&i| drift_entry(a.rows[i].ep)).collect(),
             disappeared: a.disappeared.iter().map(|e| drift_entry(e)).collect(),
             diffs: a
                 .drift

@@ -117,7 +117,12 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         out.push_str("|---:|---:|---|---|---|---|---:|---|\n");
         for (n, &i) in a.risky[..shown].iter().enumerate() {
             let r = &a.rows[i];
-            let why: Vec<String> = r.risk.reasons.iter().map(|x| md_text(&x.to_string())).collect();
+            let why: Vec<String> = r
+                .risk
+                .reasons
+                .iter()
+                .map(|x| md_text(&x.to_string()))
+                .collect();
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -142,7 +147,12 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         out.push_str("| Caller | Kind | Risky endpoints | Requests to them | Riskiest reached |\n");
         out.push_str("|---|---|---:|---:|---|\n");
         for c in &a.callers[..shown] {
-            let top: Vec<String> = c.endpoints.iter().take(3).map(|&i| endpoint(&a.rows[i])).collect();
+            let top: Vec<String> = c
+                .endpoints
+                .iter()
+                .take(3)
+                .map(|&i| endpoint(&a.rows[i]))
+                .collect();
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
@@ -167,7 +177,9 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         let n = a.new.len();
         open_fold(&mut out, n, &format!("{n} new endpoints"));
         let shown = n.min(opts.max_drift_rows);
-        out.push_str("| Endpoint | Service | Requests | First seen | Findings |\n|---|---|---:|---|---|\n");
+        out.push_str(
+            "| Endpoint | Service | Requests | First seen | Findings |\n|---|---|---:|---|---|\n",
+        );
         for &i in &a.new[..shown] {
             let r = &a.rows[i];
             let _ = writeln!(
@@ -189,7 +201,9 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         let _ = writeln!(out, "### Disappeared ({n})\n");
         open_fold(&mut out, n, &format!("{n} endpoints no longer seen"));
         let shown = n.min(opts.max_drift_rows);
-        out.push_str("| Endpoint | Service | Requests (previous period) | Last seen |\n|---|---|---:|---|\n");
+        out.push_str(
+            "| Endpoint | Service | Requests (previous period) | Last seen |\n|---|---|---:|---|\n",
+        );
         for e in &a.disappeared[..shown] {
             let _ = writeln!(
                 out,
@@ -226,7 +240,11 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         }
         out.push_str("```\n");
         if d.omitted > 0 {
-            let _ = writeln!(out, "\n_{} more lines not shown._", thousands(d.omitted as u64));
+            let _ = writeln!(
+                out,
+                "\n_{} more lines not shown._",
+                thousands(d.omitted as u64)
+            );
         }
         out.push_str("\n</details>\n\n");
     }
@@ -275,8 +293,16 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
                 r.auth.as_str(),
                 thousands(e.requests),
                 status_mix(&e.status),
-                if callers.is_empty() { "—".to_owned() } else { callers.join(", ") },
-                if more > 0 { format!(" +{more}") } else { String::new() },
+                if callers.is_empty() {
+                    "—".to_owned()
+                } else {
+                    callers.join(", ")
+                },
+                if more > 0 {
+                    format!(" +{more}")
+                } else {
+                    String::new()
+                },
                 datetime(e.first_seen),
                 datetime(e.last_seen),
                 findings(r)

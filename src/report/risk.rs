@@ -42,10 +42,16 @@ const BULK: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reason {
     /// The diff found successful requests without auth evidence where auth is expected.
-    Unauthenticated { without: u64, of: u64 },
+    Unauthenticated {
+        without: u64,
+        of: u64,
+    },
     /// No diff, but this endpoint served requests without evidence on a service that shows
     /// auth elsewhere.
-    NoAuthEvidence { without: u64, of: u64 },
+    NoAuthEvidence {
+        without: u64,
+        of: u64,
+    },
     /// Not in any spec bound to the service.
     Undocumented,
     /// Documented as deprecated, still served.
@@ -53,7 +59,9 @@ pub(crate) enum Reason {
     Sensitive(Vec<&'static str>),
     Bulk(&'static str),
     /// Among the busiest endpoints of the period.
-    HighVolume { requests: u64 },
+    HighVolume {
+        requests: u64,
+    },
     /// Not seen in the previous period.
     New,
 }

@@ -3,13 +3,17 @@ use super::risk::{bulk_word, sensitive_words, Reason, Risk};
 use super::text::{is_address, md_code, md_text, push_html, status_mix, thousands};
 use super::*;
 use crate::diff::{AuthLevel, DiffReport, Finding, FindingKind, Severity};
-use crate::model::{AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource};
+use crate::model::{
+    AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
+};
 
 const T0: i64 = 1_794_787_200;
 
 fn ep(service: &str, method: Method, template: &str, requests: u64) -> EndpointStats {
-    let mut status = StatusCounts::default();
-    status.s2xx = requests;
+    let status = StatusCounts {
+        s2xx: requests,
+        ..StatusCounts::default()
+    };
     EndpointStats {
         service: service.to_owned(),
         method,
@@ -27,7 +31,13 @@ fn ep(service: &str, method: Method, template: &str, requests: u64) -> EndpointS
     }
 }
 
-fn finding(kind: FindingKind, service: &str, method: Method, path: &str, documented: bool) -> Finding {
+fn finding(
+    kind: FindingKind,
+    service: &str,
+    method: Method,
+    path: &str,
+    documented: bool,
+) -> Finding {
     Finding {
         kind,
         service: service.to_owned(),
@@ -55,7 +65,11 @@ fn finding(kind: FindingKind, service: &str, method: Method, path: &str, documen
     }
 }
 
-fn input(current: Vec<EndpointStats>, previous: Vec<EndpointStats>, findings: Option<Vec<Finding>>) -> ReportInput {
+fn input(
+    current: Vec<EndpointStats>,
+    previous: Vec<EndpointStats>,
+    findings: Option<Vec<Finding>>,
+) -> ReportInput {
     let diff = findings.map(|f| {
         let mut d = DiffReport {
             findings: f,
@@ -64,7 +78,16 @@ fn input(current: Vec<EndpointStats>, previous: Vec<EndpointStats>, findings: Op
         d.recount();
         d
     });
-    ReportInput::new(T0 + 7 * 86_400, Window { since: T0, until: T0 + 7 * 86_400 }, current, previous, diff)
+    ReportInput::new(
+        T0 + 7 * 86_400,
+        Window {
+            since: T0,
+            until: T0 + 7 * 86_400,
+        },
+        current,
+        previous,
+        diff,
+    )
 }
 
 #[test]
@@ -72,11 +95,23 @@ fn sensitive_words_follow_words_not_substrings() {
     assert_eq!(sensitive_words("/admin/export"), ["admin", "export"]);
     assert_eq!(sensitive_words("/api/exportAllUsers.csv"), ["export"]);
     assert_eq!(sensitive_words("/v1/administration/users"), ["admin"]);
-    assert_eq!(sensitive_words("/actuator/heapdump"), ["actuator", "heapdump"]);
-    assert_eq!(sensitive_words("/_internal/debug_vars"), ["internal", "debug"]);
+    assert_eq!(
+        sensitive_words("/actuator/heapdump"),
+        ["actuator", "heapdump"]
+    );
+    assert_eq!(
+        sensitive_words("/_internal/debug_vars"),
+        ["internal", "debug"]
+    );
     assert_eq!(sensitive_words("/db-backups/latest"), ["backup"]);
-    assert!(sensitive_words("/envelopes/{id}").is_empty(), "env is a word, not a prefix");
-    assert!(sensitive_words("/users/{admin}/orders").is_empty(), "parameter names are not path words");
+    assert!(
+        sensitive_words("/envelopes/{id}").is_empty(),
+        "env is a word, not a prefix"
+    );
+    assert!(
+        sensitive_words("/users/{admin}/orders").is_empty(),
+        "parameter names are not path words"
+    );
     assert!(sensitive_words("/badminton/courts").is_empty());
     assert_eq!(bulk_word("/orders/export.csv"), Some("csv"));
     assert_eq!(bulk_word("/v2/users/bulk"), Some("bulk"));
@@ -87,13 +122,32 @@ fn sensitive_words_follow_words_not_substrings() {
 #[test]
 fn exposure_outranks_looks_and_volume() {
     let exposed = Risk::from_reasons(
-        vec![Reason::New, Reason::Undocumented, Reason::Unauthenticated { without: 3, of: 3 }],
+        vec![
+            Reason::New,
+            Reason::Undocumented,
+            Reason::Unauthenticated { without: 3, of: 3 },
+        ],
         None,
     );
-    let looks = Risk::from_reasons(vec![Reason::Sensitive(vec!["admin"]), Reason::Bulk("csv")], None);
-    let busy = Risk::from_reasons(vec![Reason::HighVolume { requests: 9_000_000 }, Reason::New], None);
+    let looks = Risk::from_reasons(
+        vec![Reason::Sensitive(vec!["admin"]), Reason::Bulk("csv")],
+        None,
+    );
+    let busy = Risk::from_reasons(
+        vec![
+            Reason::HighVolume {
+                requests: 9_000_000,
+            },
+            Reason::New,
+        ],
+        None,
+    );
     assert!(exposed.score > looks.score && looks.score > busy.score);
-    assert_eq!(exposed.reasons[0].code(), "unauthenticated", "strongest reason first");
+    assert_eq!(
+        exposed.reasons[0].code(),
+        "unauthenticated",
+        "strongest reason first"
+    );
     assert!(exposed.is_risky() && looks.is_risky());
     assert!(!busy.is_risky(), "volume and novelty alone are not risks");
     let partly = Reason::Unauthenticated { without: 1, of: 3 };
@@ -103,15 +157,33 @@ fn exposure_outranks_looks_and_volume() {
 
 #[test]
 fn endpoints_grouped_under_a_shadow_finding_are_linked_beyond_its_bounded_list() {
-    let mut shadow = finding(FindingKind::Shadow, "shop", Method::Get, "/v1/coupons/{coupon}/export", false);
+    let mut shadow = finding(
+        FindingKind::Shadow,
+        "shop",
+        Method::Get,
+        "/v1/coupons/{coupon}/export",
+        false,
+    );
     // The diff lists five merged templates at most: this list is full, others exist.
     shadow.observed = ["A1", "B2", "C3", "D4", "SUMMER25"]
         .iter()
         .map(|c| format!("/v1/coupons/{c}/export"))
         .collect();
-    let mut short = finding(FindingKind::Shadow, "shop", Method::Get, "/v2/{thing}", false);
+    let mut short = finding(
+        FindingKind::Shadow,
+        "shop",
+        Method::Get,
+        "/v2/{thing}",
+        false,
+    );
     short.observed = vec!["/v2/apples".into()];
-    let mut zombie = finding(FindingKind::Zombie, "shop", Method::Get, "/pet/{petId}", true);
+    let mut zombie = finding(
+        FindingKind::Zombie,
+        "shop",
+        Method::Get,
+        "/pet/{petId}",
+        true,
+    );
     zombie.base_path = Some("/api/v3".into());
     let current = vec![
         ep("shop", Method::Get, "/v1/coupons/SUMMER25/export", 5),
@@ -129,11 +201,23 @@ fn endpoints_grouped_under_a_shadow_finding_are_linked_beyond_its_bounded_list()
             .find(|r| r.ep.method == m && r.ep.template.as_str() == t)
             .unwrap()
     };
-    assert_eq!(row(Method::Get, "/v1/coupons/WINTER24/export").documented, Documented::No);
-    assert!(row(Method::Get, "/v1/coupons/WINTER24/export").kinds.contains(FindingKind::Shadow));
-    assert_eq!(row(Method::Post, "/v1/coupons/WINTER24/export").documented, Documented::Yes, "another method is another endpoint");
+    assert_eq!(
+        row(Method::Get, "/v1/coupons/WINTER24/export").documented,
+        Documented::No
+    );
+    assert!(row(Method::Get, "/v1/coupons/WINTER24/export")
+        .kinds
+        .contains(FindingKind::Shadow));
+    assert_eq!(
+        row(Method::Post, "/v1/coupons/WINTER24/export").documented,
+        Documented::Yes,
+        "another method is another endpoint"
+    );
     let pet = row(Method::Get, "/api/v3/pet/{petId}");
-    assert!(pet.kinds.contains(FindingKind::Zombie), "documented findings are relative to the base path");
+    assert!(
+        pet.kinds.contains(FindingKind::Zombie),
+        "documented findings are relative to the base path"
+    );
     assert_eq!(pet.documented, Documented::Yes);
     assert_eq!(row(Method::Get, "/v1/coupons").documented, Documented::Yes);
     assert_eq!(
@@ -145,17 +229,30 @@ fn endpoints_grouped_under_a_shadow_finding_are_linked_beyond_its_bounded_list()
 
 #[test]
 fn services_without_a_spec_are_not_called_documented() {
-    let mut d_findings = vec![];
-    d_findings.push(finding(FindingKind::Shadow, "a", Method::Get, "/x", false));
-    let mut inp = input(vec![ep("a", Method::Get, "/x", 1), ep("b", Method::Get, "/y", 1)], vec![], Some(d_findings));
+    let d_findings = vec![finding(FindingKind::Shadow, "a", Method::Get, "/x", false)];
+    let mut inp = input(
+        vec![ep("a", Method::Get, "/x", 1), ep("b", Method::Get, "/y", 1)],
+        vec![],
+        Some(d_findings),
+    );
     inp.diff.as_mut().unwrap().summary.services_without_spec = vec!["b".into()];
     let a = analyse(&inp);
-    assert_eq!(a.rows.iter().find(|r| r.ep.service == "b").unwrap().documented, Documented::Unknown);
+    assert_eq!(
+        a.rows
+            .iter()
+            .find(|r| r.ep.service == "b")
+            .unwrap()
+            .documented,
+        Documented::Unknown
+    );
     assert!(!a.services[1].has_spec);
     let inp = input(vec![ep("a", Method::Get, "/x", 1)], vec![], None);
     let a = analyse(&inp);
     assert_eq!(a.rows[0].documented, Documented::Unknown);
-    assert_eq!(a.headline.shadow, None, "no diff, no shadow count: not zero");
+    assert_eq!(
+        a.headline.shadow, None,
+        "no diff, no shadow count: not zero"
+    );
 }
 
 #[test]
@@ -175,9 +272,17 @@ fn drift_lists_and_diffs_only_what_changed() {
     ];
     let inp = input(cur, prev, None);
     let a = analyse(&inp);
-    let new: Vec<_> = a.new.iter().map(|&i| a.rows[i].ep.template.as_str()).collect();
+    let new: Vec<_> = a
+        .new
+        .iter()
+        .map(|&i| a.rows[i].ep.template.as_str())
+        .collect();
     assert_eq!(new, ["/admin/export"]);
-    let gone: Vec<_> = a.disappeared.iter().map(|e| format!("{} {} {}", e.service, e.method, e.template)).collect();
+    let gone: Vec<_> = a
+        .disappeared
+        .iter()
+        .map(|e| format!("{} {} {}", e.service, e.method, e.template))
+        .collect();
     assert_eq!(gone, ["a DELETE /users/{id}", "c GET /gone"]);
     let services: Vec<_> = a.drift.iter().map(|d| d.service).collect();
     assert_eq!(services, ["a", "c"], "b did not change");
@@ -186,14 +291,22 @@ fn drift_lists_and_diffs_only_what_changed() {
         .iter()
         .flat_map(|(_, l)| l.iter().map(|l| format!("{:?} {}", l.tag, l.text)))
         .collect();
-    assert!(lines.contains(&"Delete DELETE /users/{id}".to_owned()), "{lines:?}");
-    assert!(lines.contains(&"Insert POST /admin/export".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"Delete DELETE /users/{id}".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"Insert POST /admin/export".to_owned()),
+        "{lines:?}"
+    );
     assert_eq!((a.drift[1].added, a.drift[1].removed), (0, 1));
 }
 
 #[test]
 fn drift_diff_lines_are_capped() {
-    let cur: Vec<_> = (0..50).map(|i| ep("a", Method::Get, &format!("/n{i}"), 1)).collect();
+    let cur: Vec<_> = (0..50)
+        .map(|i| ep("a", Method::Get, &format!("/n{i}"), 1))
+        .collect();
     let mut inp = input(cur, vec![], None);
     inp.options.max_diff_lines = 10;
     let a = analyse(&inp);
@@ -210,13 +323,29 @@ fn auth_without_spec_is_only_suspicious_where_the_service_shows_auth() {
     open.evidence = AuthEvidence::NONE;
     let mut other = open.clone();
     other.service = "b".into();
-    let inp = input(vec![open, ep("a", Method::Get, "/closed", 10), other], vec![], None);
+    let inp = input(
+        vec![open, ep("a", Method::Get, "/closed", 10), other],
+        vec![],
+        None,
+    );
     let a = analyse(&inp);
-    let open = a.rows.iter().find(|r| r.ep.template.as_str() == "/open").unwrap();
+    let open = a
+        .rows
+        .iter()
+        .find(|r| r.ep.template.as_str() == "/open")
+        .unwrap();
     assert_eq!(open.auth, AuthLevel::Missing);
-    assert!(open.risk.reasons.iter().any(|r| r.code() == "no_auth_evidence"));
+    assert!(open
+        .risk
+        .reasons
+        .iter()
+        .any(|r| r.code() == "no_auth_evidence"));
     let b = a.rows.iter().find(|r| r.ep.service == "b").unwrap();
-    assert_eq!(b.auth, AuthLevel::Unknown, "a service without any evidence cannot be judged");
+    assert_eq!(
+        b.auth,
+        AuthLevel::Unknown,
+        "a service without any evidence cannot be judged"
+    );
     assert!(!b.risk.is_risky(), "{:?}", b.risk.reasons);
     assert!(a.services[1].auth_unknown);
 }
@@ -224,7 +353,14 @@ fn auth_without_spec_is_only_suspicious_where_the_service_shows_auth() {
 #[test]
 fn ranking_is_independent_of_input_order() {
     let mut eps: Vec<_> = (0..30)
-        .map(|i| ep(if i % 2 == 0 { "a" } else { "b" }, Method::Get, &format!("/r{i}/admin"), 1 + (i % 4) as u64))
+        .map(|i| {
+            ep(
+                if i % 2 == 0 { "a" } else { "b" },
+                Method::Get,
+                &format!("/r{i}/admin"),
+                1 + (i % 4) as u64,
+            )
+        })
         .collect();
     let one = render_json(&input(eps.clone(), vec![], None));
     eps.reverse();
@@ -266,11 +402,19 @@ fn text_helpers() {
     assert_eq!(md_code("/a/b"), "`/a/b`");
     assert_eq!(md_code("/a`b"), "`` /a`b ``");
     assert_eq!(md_code("/a|b"), "`/a\\|b`");
-    assert_eq!(md_text("a|b <i> [x](y) *z*"), "a\\|b &lt;i&gt; \\[x\\](y) \\*z\\*");
+    assert_eq!(
+        md_text("a|b <i> [x](y) *z*"),
+        "a\\|b &lt;i&gt; \\[x\\](y) \\*z\\*"
+    );
     let mut s = String::new();
     push_html(&mut s, "<a href=\"x\">'&'</a>");
     assert_eq!(s, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    assert!(is_address("10.1.2.3") && is_address("::1") && is_address("10.1.2.3:443") && is_address("[::1]:80"));
+    assert!(
+        is_address("10.1.2.3")
+            && is_address("::1")
+            && is_address("10.1.2.3:443")
+            && is_address("[::1]:80")
+    );
     assert!(!is_address("checkout") && !is_address("web-bff.prod"));
     let mut st = StatusCounts::default();
     for c in [200, 200, 401, 403, 500] {
@@ -278,7 +422,17 @@ fn text_helpers() {
     }
     assert_eq!(status_mix(&st), "2xx 2 · 4xx 2 (401 1, 403 1) · 5xx 1");
     assert_eq!(status_mix(&StatusCounts::default()), "—");
-    assert_eq!(Window { since: 100, until: 150 }.previous(), Window { since: 50, until: 100 });
+    assert_eq!(
+        Window {
+            since: 100,
+            until: 150
+        }
+        .previous(),
+        Window {
+            since: 50,
+            until: 100
+        }
+    );
     assert_eq!(ReportFormat::parse("MD"), Some(ReportFormat::Markdown));
     assert_eq!(ReportFormat::parse("pdf"), None);
 }

@@ -25,8 +25,8 @@ pub(crate) fn datetime(t: i64) -> String {
     if t <= 0 {
         return "—".to_owned();
     }
-    let s = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t as u64))
-        .to_string();
+    let s =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t as u64)).to_string();
     format!("{} {} UTC", &s[..10], &s[11..16])
 }
 
@@ -35,15 +35,14 @@ pub(crate) fn date(t: i64) -> String {
     if t <= 0 {
         return "—".to_owned();
     }
-    let s = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t as u64))
-        .to_string();
+    let s =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t as u64)).to_string();
     s[..10].to_owned()
 }
 
 /// Unix seconds → RFC 3339 (`2026-11-23T09:14:00Z`), for JSON readers.
 pub(crate) fn rfc3339(t: i64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.max(0) as u64))
-        .to_string()
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.max(0) as u64)).to_string()
 }
 
 /// `2xx 1,200 · 4xx 12 (401 3, 403 2) · 5xx 1`: the classes that occurred, with the codes
@@ -157,6 +156,5 @@ pub(crate) fn is_address(caller: &str) -> bool {
         .strip_prefix('[')
         .and_then(|r| r.split(']').next())
         .unwrap_or(caller);
-    host.parse::<std::net::IpAddr>().is_ok()
-        || caller.parse::<std::net::SocketAddr>().is_ok()
+    host.parse::<std::net::IpAddr>().is_ok() || caller.parse::<std::net::SocketAddr>().is_ok()
 }

@@ -47,8 +47,9 @@ pub(crate) fn squarify(weights: &[f64], area: Rect) -> Vec<Rect> {
     for &i in &valid {
         let a = weights[i] * scale;
         let side = rest.w.min(rest.h);
-        if row.is_empty() || worst(&row, row_sum + a, a, weights, scale, side)
-            <= worst(&row, row_sum, 0.0, weights, scale, side)
+        if row.is_empty()
+            || worst(&row, row_sum + a, a, weights, scale, side)
+                <= worst(&row, row_sum, 0.0, weights, scale, side)
         {
             row.push(i);
             row_sum += a;
@@ -97,7 +98,11 @@ fn place(
         let cw = if rest.h > 0.0 { sum / rest.h } else { 0.0 };
         let mut y = rest.y;
         for &i in row {
-            let h = if cw > 0.0 { weights[i] * scale / cw } else { 0.0 };
+            let h = if cw > 0.0 {
+                weights[i] * scale / cw
+            } else {
+                0.0
+            };
             out[i] = Rect {
                 x: rest.x,
                 y,
@@ -117,7 +122,11 @@ fn place(
         let rh = if rest.w > 0.0 { sum / rest.w } else { 0.0 };
         let mut x = rest.x;
         for &i in row {
-            let w = if rh > 0.0 { weights[i] * scale / rh } else { 0.0 };
+            let w = if rh > 0.0 {
+                weights[i] * scale / rh
+            } else {
+                0.0
+            };
             out[i] = Rect {
                 x,
                 y: rest.y,
@@ -156,7 +165,10 @@ mod tests {
         let rects = squarify(&w, AREA);
         let total: f64 = w.iter().sum();
         for (r, wi) in rects.iter().zip(w) {
-            assert!(close(r.w * r.h, AREA.w * AREA.h * wi / total), "{r:?} for {wi}");
+            assert!(
+                close(r.w * r.h, AREA.w * AREA.h * wi / total),
+                "{r:?} for {wi}"
+            );
             assert!(r.x >= AREA.x - 1e-9 && r.y >= AREA.y - 1e-9);
             assert!(r.x + r.w <= AREA.x + AREA.w + 1e-6);
             assert!(r.y + r.h <= AREA.y + AREA.h + 1e-6);
