@@ -236,7 +236,12 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         let wy = plan[y].1 + plan[y].2;
         wy.total_cmp(&wx).then(x.cmp(&y))
     });
-    let weights: Vec<f64> = order.iter().map(|&i| plan[i].1 + plan[i].2).collect();
+    // Every service stays visible: at least 1/50 of the whole.
+    let all: f64 = plan.iter().map(|p| p.1 + p.2).sum();
+    let weights: Vec<f64> = order
+        .iter()
+        .map(|&i| (plan[i].1 + plan[i].2).max(all / 50.0))
+        .collect();
     let boxes = squarify(
         &weights,
         Rect {
@@ -287,26 +292,27 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             h: (b.h - header - 1.0).max(0.0),
         };
         let rows = &a.rows[s.rows.clone()];
-        let mut idx: Vec<usize> = (0..keep).collect();
-        idx.sort_by(|&x, &y| {
-            cell_weight(rows[y].ep, floor)
-                .total_cmp(&cell_weight(rows[x].ep, floor))
-                .then(x.cmp(&y))
-        });
-        let mut w: Vec<f64> = idx
-            .iter()
-            .map(|&i| cell_weight(rows[i].ep, floor))
+        // Cells: the drawn rows and, when some are left out, one "more" cell (`None`).
+        let mut cells: Vec<(f64, Option<usize>)> = (0..keep)
+            .map(|i| (cell_weight(rows[i].ep, floor), Some(i)))
             .collect();
         if rest > 0.0 {
-            w.push(rest);
+            // The undrawn remainder is often most of a big service's traffic; at full size
+            // it would squeeze the drawn (riskiest) cells into a sliver. At most half the
+            // block, and the legend says it is not to scale.
+            let shown: f64 = cells.iter().map(|c| c.0).sum();
+            cells.push((rest.min(shown.max(1.0)), None));
         }
-        let cells = squarify(&w, inner);
-        for (k, c) in cells.iter().enumerate() {
+        // Squarify wants descending weights for good aspect ratios.
+        cells.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        let w: Vec<f64> = cells.iter().map(|c| c.0).collect();
+        let rects = squarify(&w, inner);
+        for (&(_, row), c) in cells.iter().zip(&rects) {
             let c = c.inset(0.5);
             if c.w < 0.5 || c.h < 0.5 {
                 continue;
             }
-            if k == idx.len() {
+            let Some(row) = row else {
                 let more = rows.len() - keep;
                 out.push_str("<rect class=\"k-more\"");
                 xywh(out, c);
@@ -320,8 +326,8 @@ fn map(out: &mut String, a: &Analysis<'_>) {
                     label(out, c, &format!("+{} more", thousands(more as u64)), "lt");
                 }
                 continue;
-            }
-            let r = &rows[idx[k]];
+            };
+            let r = &rows[row];
             let class = r.kinds.map_class(r.documented);
             counts[match class {
                 "unauth" => 0,
@@ -375,7 +381,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         ("zombie", "zombie (deprecated, still served)"),
         ("ok", "documented, no finding"),
         ("nc", "not compared (no spec)"),
-        ("more", "more endpoints, not drawn"),
+        ("more", "more endpoints, not drawn (not to scale)"),
     ];
     for (i, (class, text)) in items.iter().enumerate() {
         if counts[i] == 0 && (i >= 4) {
