@@ -157,7 +157,7 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
             attributes: attrs,
             ..Default::default()
         });
-        let mut child =
+        let child =
             |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
                 trace_id: trace_id.clone(),
                 span_id: rng.next().to_le_bytes().to_vec(),
@@ -284,10 +284,7 @@ fn children_usage() -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        secs(ru.ru_utime) + secs(ru.ru_stime),
-        ru.ru_maxrss as u64 * 1024,
-    )
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }
 
 struct Measured {

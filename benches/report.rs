@@ -2,7 +2,7 @@
 //! spec per service documenting 90% of them, 5% of the endpoints new and as many gone since
 //! the previous week), in each format. Sizes are printed once; criterion reports the times.
 //!
-//! `cargo bench --bench report`
+//! `cargo bench --bench report` (`SHADOWSCAN_REPORT_OUT=dir` also writes the three reports there)
 
 use std::hint::black_box;
 
@@ -52,10 +52,12 @@ fn template(k: usize) -> String {
 
 fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
     let requests = (2_000_000 / (k as u64 + 1)).max(1) + (service as u64 * 7) % 13;
-    let mut status = StatusCounts::default();
-    status.s2xx = requests - requests / 50;
-    status.s4xx = requests / 50;
-    status.s401 = requests / 100;
+    let status = StatusCounts {
+        s2xx: requests - requests / 50,
+        s4xx: requests / 50,
+        s401: requests / 100,
+        ..StatusCounts::default()
+    };
     let without = if k % 50 == 7 { status.s2xx } else { 0 };
     EndpointStats {
         service: format!("svc-{service:02}"),
@@ -135,20 +137,48 @@ fn input() -> ReportInput {
     )
 }
 
+/// CPU time of this thread, seconds: unlike wall time, not inflated when the machine is
+/// shared.
+fn thread_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn bench(c: &mut Criterion) {
     let input = input();
-    let html = report::render_html(&input);
-    let md = report::render_markdown(&input);
-    let json = report::render_json(&input);
     let d = input.diff.as_ref().unwrap();
     eprintln!(
-        "report over {} endpoints ({} findings): HTML {:.2} MB, Markdown {:.2} MB, JSON {:.2} MB",
+        "report over {} endpoints ({} findings):",
         input.current.len(),
-        d.findings.len(),
-        html.len() as f64 / 1e6,
-        md.len() as f64 / 1e6,
-        json.len() as f64 / 1e6
+        d.findings.len()
     );
+    for (name, f) in [
+        ("HTML", report::render_html as fn(&ReportInput) -> String),
+        ("Markdown", report::render_markdown),
+        ("JSON", report::render_json),
+    ] {
+        let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
+        let out = f(&input);
+        // `SHADOWSCAN_REPORT_OUT=dir` keeps the rendered reports, to look at them.
+        if let Some(dir) = std::env::var_os("SHADOWSCAN_REPORT_OUT") {
+            let ext = match name {
+                "HTML" => "html",
+                "Markdown" => "md",
+                _ => "json",
+            };
+            let path = std::path::Path::new(&dir).join(format!("report-100k.{ext}"));
+            std::fs::write(&path, &out).expect("write report");
+        }
+        eprintln!(
+            "  {name:8} {:7.2} MB  {:6.0} ms CPU  {:6.0} ms wall",
+            out.len() as f64 / 1e6,
+            (thread_cpu() - cpu) * 1e3,
+            wall.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let mut g = c.benchmark_group("report_100k_endpoints");
     g.sample_size(10);
     g.bench_function("html", |b| {

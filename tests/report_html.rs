@@ -102,12 +102,14 @@ struct Ep {
 }
 
 fn stats(e: &Ep, window_start: i64) -> EndpointStats {
-    let mut status = StatusCounts::default();
     let ok = e.requests - e.rejected - e.errors;
-    status.s2xx = ok;
-    status.s4xx = e.rejected;
-    status.s401 = e.rejected;
-    status.s5xx = e.errors;
+    let status = StatusCounts {
+        s2xx: ok,
+        s4xx: e.rejected,
+        s401: e.rejected,
+        s5xx: e.errors,
+        ..StatusCounts::default()
+    };
     let mut evidence = AuthEvidence::NONE;
     if ok > e.without_auth {
         evidence |= AuthEvidence::MIDDLEWARE | AuthEvidence::CREDENTIAL;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use similar::{ChangeTag, TextDiff};
+use similar::{Algorithm, ChangeTag, DiffTag};
 
 use super::risk::{self, Reason, Risk};
 use super::ReportInput;
@@ -179,23 +179,31 @@ fn key(e: &EndpointStats) -> Key<'_> {
 
 /// Findings indexed by the observed templates they cover.
 struct FindingIndex<'a> {
-    exact: HashMap<(&'a str, Method, String), Vec<u32>>,
+    /// (service, method) → observed template → findings.
+    exact: ExactIndex<'a>,
     /// Undocumented findings by (service, method, segment count), for endpoints grouped
     /// under a finding whose bounded `observed` list does not name them.
-    patterns: HashMap<(&'a str, Method, usize), Vec<(u32, PathTemplate)>>,
+    patterns: PatternIndex<'a>,
 }
+
+type ExactIndex<'a> = HashMap<(&'a str, Method), HashMap<String, Vec<u32>>>;
+type PatternIndex<'a> = HashMap<(&'a str, Method, usize), Vec<(u32, PathTemplate)>>;
 
 impl<'a> FindingIndex<'a> {
     fn new(findings: &'a [Finding]) -> FindingIndex<'a> {
-        let mut exact: HashMap<(&str, Method, String), Vec<u32>> = HashMap::new();
-        let mut patterns: HashMap<(&str, Method, usize), Vec<(u32, PathTemplate)>> = HashMap::new();
+        let mut exact = ExactIndex::new();
+        let mut patterns = PatternIndex::new();
         for (i, f) in findings.iter().enumerate() {
             if f.kind == FindingKind::Unobserved {
                 continue;
             }
             let i = i as u32;
             let mut add = |t: String| {
-                let v = exact.entry((f.service.as_str(), f.method, t)).or_default();
+                let v = exact
+                    .entry((f.service.as_str(), f.method))
+                    .or_default()
+                    .entry(t)
+                    .or_default();
                 if !v.contains(&i) {
                     v.push(i);
                 }
@@ -223,9 +231,10 @@ impl<'a> FindingIndex<'a> {
     }
 
     fn lookup(&self, findings: &'a [Finding], e: &EndpointStats) -> Vec<&'a Finding> {
+        let by_template = self.exact.get(&(e.service.as_str(), e.method));
         let probe = |t: &str| {
-            self.exact
-                .get(&(e.service.as_str(), e.method, t.to_owned()))
+            by_template
+                .and_then(|m| m.get(t))
                 .map(|v| v.iter().map(|&i| &findings[i as usize]).collect::<Vec<_>>())
         };
         if let Some(v) = probe(e.template.as_str()) {
@@ -497,25 +506,41 @@ fn drift<'a>(
     for e in disappeared {
         changed.entry(e.service.as_str()).or_default().1 += 1;
     }
-    let lines = |set: &'a [EndpointStats], service: &str| -> String {
-        let mut v: Vec<String> = set
-            .iter()
-            .filter(|e| e.service == service)
-            .map(|e| format!("{} {}\n", e.method, e.template))
-            .collect();
-        v.sort();
-        v.dedup();
-        v.concat()
-    };
+    // One pass over each window, keeping only services that changed. Lines are compared as
+    // (method, template) pairs: sorting them sorts the `METHOD template` text, as no method
+    // name is a prefix of another.
+    type Line<'a> = (&'static str, &'a str);
+    let mut lines: HashMap<&str, (Vec<Line<'a>>, Vec<Line<'a>>)> =
+        changed.keys().map(|s| (*s, Default::default())).collect();
+    for (set, old) in [(&input.previous, true), (&input.current, false)] {
+        for e in set.iter() {
+            if let Some((o, n)) = lines.get_mut(e.service.as_str()) {
+                let line = (e.method.as_str(), e.template.as_str());
+                if old {
+                    o.push(line);
+                } else {
+                    n.push(line);
+                }
+            }
+        }
+    }
+    let text = |(m, t): Line<'_>| format!("{m} {t}");
     let mut out = Vec::with_capacity(changed.len());
     for (service, (added, removed)) in changed {
-        let old = lines(&input.previous, service);
-        let new = lines(&input.current, service);
-        let diff = TextDiff::from_lines(&old, &new);
+        let (mut old, mut new) = lines.remove(service).unwrap_or_default();
+        for v in [&mut old, &mut new] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        // Diff integer ids (ranks in the union of both sorted lists) rather than strings,
+        // with the patience algorithm: the lines are unique, so it matches them in
+        // O(n log n), where Myers would compare strings O(n·d) times.
+        let (old_ids, new_ids) = rank_ids(&old, &new);
+        let ops = similar::capture_diff_slices(Algorithm::Patience, &old_ids, &new_ids);
         let mut hunks = Vec::new();
         let mut shown = 0;
         let mut omitted = 0;
-        for group in diff.grouped_ops(1) {
+        for group in similar::group_diff_ops(ops, 1) {
             let (Some(first), Some(last)) = (group.first(), group.last()) else {
                 continue;
             };
@@ -523,17 +548,27 @@ fn drift<'a>(
             let (oe, ne) = (last.old_range().end, last.new_range().end);
             let header = format!("@@ -{},{} +{},{} @@", o + 1, oe - o, n + 1, ne - n);
             let mut hunk = Vec::new();
-            for op in &group {
-                for change in diff.iter_changes(op) {
-                    if shown >= max_lines {
-                        omitted += 1;
-                        continue;
-                    }
+            let mut push = |tag: ChangeTag, line: Line<'_>| {
+                if shown >= max_lines {
+                    omitted += 1;
+                } else {
                     shown += 1;
                     hunk.push(DiffLine {
-                        tag: change.tag(),
-                        text: change.value().trim_end_matches('\n').to_owned(),
+                        tag,
+                        text: text(line),
                     });
+                }
+            };
+            for op in &group {
+                let (tag, or, nr) = op.as_tag_tuple();
+                match tag {
+                    DiffTag::Equal => or.clone().for_each(|i| push(ChangeTag::Equal, old[i])),
+                    DiffTag::Delete => or.clone().for_each(|i| push(ChangeTag::Delete, old[i])),
+                    DiffTag::Insert => nr.clone().for_each(|i| push(ChangeTag::Insert, new[i])),
+                    DiffTag::Replace => {
+                        or.clone().for_each(|i| push(ChangeTag::Delete, old[i]));
+                        nr.clone().for_each(|i| push(ChangeTag::Insert, new[i]));
+                    }
                 }
             }
             if !hunk.is_empty() {
@@ -549,6 +584,37 @@ fn drift<'a>(
         });
     }
     out
+}
+
+/// Numbers two sorted, deduplicated lists by rank in their union: equal lines get equal ids.
+fn rank_ids<T: Ord>(old: &[T], new: &[T]) -> (Vec<u32>, Vec<u32>) {
+    let (mut a, mut b) = (Vec::with_capacity(old.len()), Vec::with_capacity(new.len()));
+    let (mut i, mut j, mut id) = (0, 0, 0u32);
+    while i < old.len() || j < new.len() {
+        let ord = match (old.get(i), new.get(j)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match ord {
+            std::cmp::Ordering::Less => {
+                a.push(id);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                b.push(id);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                a.push(id);
+                b.push(id);
+                i += 1;
+                j += 1;
+            }
+        }
+        id += 1;
+    }
+    (a, b)
 }
 
 fn callers<'a>(rows: &[Row<'a>], risky: &[usize]) -> Vec<Caller<'a>> {

@@ -10,8 +10,10 @@ use crate::model::{
 const T0: i64 = 1_794_787_200;
 
 fn ep(service: &str, method: Method, template: &str, requests: u64) -> EndpointStats {
-    let mut status = StatusCounts::default();
-    status.s2xx = requests;
+    let status = StatusCounts {
+        s2xx: requests,
+        ..StatusCounts::default()
+    };
     EndpointStats {
         service: service.to_owned(),
         method,
@@ -227,8 +229,7 @@ fn endpoints_grouped_under_a_shadow_finding_are_linked_beyond_its_bounded_list()
 
 #[test]
 fn services_without_a_spec_are_not_called_documented() {
-    let mut d_findings = vec![];
-    d_findings.push(finding(FindingKind::Shadow, "a", Method::Get, "/x", false));
+    let d_findings = vec![finding(FindingKind::Shadow, "a", Method::Get, "/x", false)];
     let mut inp = input(
         vec![ep("a", Method::Get, "/x", 1), ep("b", Method::Get, "/y", 1)],
         vec![],
@@ -434,4 +435,34 @@ fn text_helpers() {
     );
     assert_eq!(ReportFormat::parse("MD"), Some(ReportFormat::Markdown));
     assert_eq!(ReportFormat::parse("pdf"), None);
+}
+
+#[test]
+fn the_map_draws_the_riskiest_cells_within_its_cap() {
+    let mut eps: Vec<_> = (0..400)
+        .map(|i| ep("big", Method::Get, &format!("/items/n{i}"), 10_000))
+        .collect();
+    eps.push(ep("big", Method::Get, "/admin/export", 2));
+    eps.push(ep("small", Method::Get, "/health", 5));
+    let mut inp = input(eps, vec![], None);
+    inp.options.max_map_cells = 50;
+    let html = render_html(&inp);
+    let map = &html[html.find("<div class=\"map\">").unwrap()..];
+    let map = &map[..map.find("</svg>").unwrap()];
+    let cells = map.matches("<rect class=\"k-").count();
+    assert!(cells <= 50 + 2, "{cells} cells for a cap of 50");
+    assert_eq!(
+        map.matches("<rect class=\"k-more\"").count(),
+        1,
+        "the rest of `big` is one cell"
+    );
+    assert!(
+        map.contains("<title>GET /admin/export"),
+        "the riskiest endpoint is drawn despite its 2 requests"
+    );
+    assert!(
+        map.contains("<title>GET /health"),
+        "every service keeps at least one cell"
+    );
+    assert!(html.contains("50 endpoint cells drawn of 402"));
 }
