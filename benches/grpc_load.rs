@@ -157,18 +157,17 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
             attributes: attrs,
             ..Default::default()
         });
-        let child =
-            |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
-                trace_id: trace_id.clone(),
-                span_id: rng.next().to_le_bytes().to_vec(),
-                parent_span_id: server_id.clone(),
-                name: name.into(),
-                kind: kind as i32,
-                start_time_unix_nano: t + 1000,
-                end_time_unix_nano: t + 200_000,
-                attributes: attrs,
-                ..Default::default()
-            };
+        let child = |name: &str, kind: span::SpanKind, attrs: Vec<KeyValue>, rng: &mut Rng| Span {
+            trace_id: trace_id.clone(),
+            span_id: rng.next().to_le_bytes().to_vec(),
+            parent_span_id: server_id.clone(),
+            name: name.into(),
+            kind: kind as i32,
+            start_time_unix_nano: t + 1000,
+            end_time_unix_nano: t + 200_000,
+            attributes: attrs,
+            ..Default::default()
+        };
         if rng.below(10) < 8 && out.len() < spans {
             out.push(child(
                 "middleware - requireAuth",

@@ -15,6 +15,8 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::pipeline::Metrics;
+use crate::report::ReportFormat;
+use crate::spec::Spec;
 use crate::store::{Query, Store, StoreError};
 
 #[derive(Clone)]
@@ -23,14 +25,17 @@ pub struct AdminState {
     /// A read connection, opened lazily so a fresh database is created by the writer first.
     reader: Arc<Mutex<Option<Store>>>,
     db: PathBuf,
+    /// The config's spec mapping, loaded once at start, for the report's findings.
+    specs: Arc<Vec<(Option<String>, Spec)>>,
 }
 
 impl AdminState {
-    pub fn new(metrics: Metrics, db: PathBuf) -> AdminState {
+    pub fn new(metrics: Metrics, db: PathBuf, specs: Vec<(Option<String>, Spec)>) -> AdminState {
         AdminState {
             metrics,
             reader: Arc::new(Mutex::new(None)),
             db,
+            specs: Arc::new(specs),
         }
     }
 
@@ -60,6 +65,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/inventory", get(inventory))
+        .route("/report", get(report))
         .with_state(state)
 }
 
@@ -170,5 +176,61 @@ async fn inventory(
             tracing::error!(error = %e, "inventory read failed");
             (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportParams {
+    service: Option<String>,
+    /// The period, e.g. `7d` (the default).
+    since: Option<String>,
+    /// `html` (default), `markdown` or `json`.
+    format: Option<String>,
+}
+
+/// The weekly report, live: the same page `shadowscan report` writes.
+async fn report(
+    State(state): State<AdminState>,
+    QueryParams(params): QueryParams<ReportParams>,
+) -> Response {
+    let period = match params.since.as_deref().map(crate::cli::parse_duration) {
+        None => std::time::Duration::from_secs(7 * 86_400),
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return (StatusCode::BAD_REQUEST, format!("since: {e}\n")).into_response(),
+    };
+    let format = match params.format.as_deref().unwrap_or("html") {
+        "html" => ReportFormat::Html,
+        "markdown" | "md" => ReportFormat::Markdown,
+        "json" => ReportFormat::Json,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("format: `{other}` is not html, markdown or json\n"),
+            )
+                .into_response()
+        }
+    };
+    let specs = state.specs.clone();
+    let rendered = state
+        .read(move |store| {
+            Ok(crate::commands::report::build(
+                store,
+                &specs,
+                params.service.as_deref(),
+                period,
+                crate::commands::unix_now(),
+                format,
+            ))
+        })
+        .await;
+    let content_type = match format {
+        ReportFormat::Html => "text/html; charset=utf-8",
+        ReportFormat::Markdown => "text/markdown; charset=utf-8",
+        ReportFormat::Json => "application/json",
+    };
+    match rendered {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, format!("{e:#}\n")).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
     }
 }

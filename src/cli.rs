@@ -48,10 +48,39 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Compare observed endpoints with OpenAPI descriptions; exit 1 on drift.
     Diff(DiffArgs),
+    /// The weekly inventory report: new, risky and changed endpoints (HTML, Markdown, JSON).
+    Report(ReportArgs),
     /// Export the graph of services, endpoints and callers.
     Graph(GraphArgs),
     /// Replay bundled fixtures through the real gRPC receiver and show the inventory.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    Html,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// OpenAPI documents, to say what is documented (default: the config's `[[specs]]`).
+    #[arg(long = "spec", value_name = "SPEC")]
+    pub specs: Vec<PathBuf>,
+    /// Only this service (and the service the specs describe, when the traffic has several).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The period reported on, compared with the period before it [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = ReportFormatArg::Html)]
+    pub format: ReportFormatArg,
+    /// Write the report here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -23,22 +23,9 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let since = args.since.map(|d| super::unix_now() - d.as_secs() as i64);
 
     // Specs first: a typo in a spec path should not wait for a large trace file to load.
-    let mapping: Vec<(Option<String>, PathBuf)> = if args.specs.is_empty() {
-        if config.specs.is_empty() {
-            bail!("no spec given: name one or more OpenAPI files (`shadowscan diff openapi.yaml`), or map specs to services in the config file ([[specs]] service = \"...\", spec = \"...\")");
-        }
-        config
-            .specs
-            .iter()
-            .map(|m| (Some(m.service.clone()), config.relative(&m.spec)))
-            .collect()
-    } else {
-        args.specs.iter().map(|p| (None, p.clone())).collect()
-    };
-    let mut specs = Vec::with_capacity(mapping.len());
-    for (service, file) in &mapping {
-        let spec = crate::spec::load(file)?;
-        specs.push((service.clone(), spec));
+    let specs = load_specs(&args.specs, config)?;
+    if specs.is_empty() {
+        bail!("no spec given: name one or more OpenAPI files (`shadowscan diff openapi.yaml`), or map specs to services in the config file ([[specs]] service = \"...\", spec = \"...\")");
     }
 
     let endpoints = observed(&args, config, since)?;
@@ -168,9 +155,31 @@ fn observed(
     Ok(Store::open(&db)?.endpoints(&query)?)
 }
 
+/// The specs named on the command line, or else the config file's `[[specs]]` mapping (with
+/// the service each describes). Any spec that does not load is an error.
+pub(super) fn load_specs(
+    files: &[PathBuf],
+    config: &Config,
+) -> anyhow::Result<Vec<(Option<String>, crate::spec::Spec)>> {
+    let mapping: Vec<(Option<String>, PathBuf)> = if files.is_empty() {
+        config
+            .specs
+            .iter()
+            .map(|m| (Some(m.service.clone()), config.relative(&m.spec)))
+            .collect()
+    } else {
+        files.iter().map(|p| (None, p.clone())).collect()
+    };
+    let mut specs = Vec::with_capacity(mapping.len());
+    for (service, file) in mapping {
+        specs.push((service, crate::spec::load(&file)?));
+    }
+    Ok(specs)
+}
+
 /// Ties each spec to the service it describes: the config mapping, `--service`, or the one
 /// service in the traffic. Ambiguity is an error, not a guess.
-fn bind_services(
+pub(super) fn bind_services(
     specs: Vec<(Option<String>, crate::spec::Spec)>,
     flag: Option<&str>,
     endpoints: &[EndpointStats],

@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Ingest(args) => ingest::run(args, &config),
         Command::Inventory(args) => inventory::run(args, &config),
         Command::Diff(args) => diff::run(args, &config),
+        Command::Report(args) => report::run(args, &config),
         Command::Graph(args) => graph::run(args, &config),
         Command::Demo(args) => demo::run(args, &config),
     }
@@ -67,6 +68,7 @@ pub mod diff;
 pub mod graph;
 pub mod ingest;
 pub mod inventory;
+pub mod report;
 pub mod serve;
 
 /// Now, in unix seconds.

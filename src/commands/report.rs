@@ -13,9 +13,18 @@ use crate::store::{Query, Store};
 pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let db = config.db(args.db.db.as_deref());
     let store = Store::open_existing(&db)?;
-    let period = args.since.unwrap_or(std::time::Duration::from_secs(7 * 86_400));
+    let period = args
+        .since
+        .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
     let specs = super::diff::load_specs(&args.specs, config)?;
-    let text = build(&store, &specs, args.service.as_deref(), period, super::unix_now(), args.format.into())?;
+    let text = build(
+        &store,
+        &specs,
+        args.service.as_deref(),
+        period,
+        super::unix_now(),
+        args.format.into(),
+    )?;
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("{}: cannot write the report", path.display()))?,

@@ -87,7 +87,10 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
 
-    let admin_state = crate::admin::AdminState::new(pipeline.metrics_handle(), db.clone());
+    // Specs mapped in the config feed the live report; one that does not load stops start-up
+    // here rather than failing every report request later.
+    let specs = super::diff::load_specs(&[], config)?;
+    let admin_state = crate::admin::AdminState::new(pipeline.metrics_handle(), db.clone(), specs);
     let admin_task = tokio::spawn({
         let stop = stop.clone();
         async move {
