@@ -99,6 +99,7 @@ fn operation(method: Method, t: &str, deprecated: bool) -> Operation {
         deprecated,
         path_params,
         line: Some(1),
+        base_paths: None,
     }
 }
 

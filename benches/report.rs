@@ -110,6 +110,7 @@ fn input() -> ReportInput {
                         may_contain_slashes: false,
                     }],
                     line: Some(10 + k * 12),
+                    base_paths: None,
                 });
             }
         }

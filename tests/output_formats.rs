@@ -90,6 +90,7 @@ fn petstore3() -> Spec {
                     deprecated: id == "findPetsByTags",
                     path_params,
                     line: Some(line),
+                    base_paths: None,
                 }
             })
             .collect(),

@@ -40,6 +40,7 @@ fn op(method: Method, template: &str, security: Security, line: usize) -> Operat
         deprecated: false,
         path_params,
         line: Some(line),
+        base_paths: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn op(method: Method, template: &str, security: Security) -> Operation {
         deprecated: false,
         path_params,
         line: None,
+        base_paths: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn finding(
         ok_without_auth: 0,
         auth: AuthLevel::Present,
         evidence: vec![],
+        enforced: false,
         spec_security: None,
         first_seen: None,
         last_seen: None,
