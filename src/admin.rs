@@ -27,15 +27,22 @@ pub struct AdminState {
     db: PathBuf,
     /// The config's spec mapping, loaded once at start, for the report's findings.
     specs: Arc<Vec<(Option<String>, Spec)>>,
+    rules: Arc<crate::normalize::Rules>,
 }
 
 impl AdminState {
-    pub fn new(metrics: Metrics, db: PathBuf, specs: Vec<(Option<String>, Spec)>) -> AdminState {
+    pub fn new(
+        metrics: Metrics,
+        db: PathBuf,
+        specs: Vec<(Option<String>, Spec)>,
+        rules: crate::normalize::Rules,
+    ) -> AdminState {
         AdminState {
             metrics,
             reader: Arc::new(Mutex::new(None)),
             db,
             specs: Arc::new(specs),
+            rules: Arc::new(rules),
         }
     }
 
@@ -211,12 +218,14 @@ async fn report(
         }
     };
     let specs = state.specs.clone();
+    let rules = state.rules.clone();
     let rendered = state
         .read(move |store| {
             Ok(crate::commands::report::build(
                 store,
                 &specs,
                 params.service.as_deref(),
+                &rules,
                 period,
                 crate::commands::unix_now(),
                 format,

@@ -162,6 +162,10 @@ pub struct InventoryArgs {
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
+    /// Show endpoints as observed, without folding many distinct literal values into one
+    /// learned parameter (`/users/octocat`, `/users/torvalds` → `/users/{param}`).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -67,6 +67,8 @@ pub fn run(args: DemoArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         anyhow::Ok(store.endpoints(&Query::default())?)
     })?;
     eprintln!();
+    let normalizer = crate::normalize::Normalizer::new(config.normalize.clone());
+    let endpoints = crate::inventory::learned::fold(endpoints, &normalizer);
     super::print(&inventory::render_table(&endpoints))?;
     eprintln!(
         "\nThat is the inventory `shadowscan serve` builds from live traffic. Next: point a collector at :4317 (see README), \

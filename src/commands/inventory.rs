@@ -14,7 +14,11 @@ pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         since: args.since.map(|d| super::unix_now() - d.as_secs() as i64),
         until: None,
     };
-    let endpoints = store.endpoints(&query)?;
+    let mut endpoints = store.endpoints(&query)?;
+    if !args.raw {
+        let normalizer = crate::normalize::Normalizer::new(config.normalize.clone());
+        endpoints = crate::inventory::learned::fold(endpoints, &normalizer);
+    }
     let text = match args.format {
         InventoryFormat::Table => inventory::render_table(&endpoints),
         InventoryFormat::Json => inventory::render_json(&endpoints),

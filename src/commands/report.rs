@@ -21,6 +21,7 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         &store,
         &specs,
         args.service.as_deref(),
+        &config.normalize,
         period,
         super::unix_now(),
         args.format.into(),
@@ -49,6 +50,7 @@ pub fn build(
     store: &Store,
     specs: &[(Option<String>, crate::spec::Spec)],
     service: Option<&str>,
+    rules: &crate::normalize::Rules,
     period: std::time::Duration,
     now: i64,
     format: ReportFormat,
@@ -73,6 +75,11 @@ pub fn build(
         let bindings = super::diff::bind_services(specs.to_vec(), service, &current)?;
         Some(diff::diff(&current, &bindings, &DiffOptions::default()))
     };
+    // Findings come from the observed rows (diff groups them with the spec as a prior);
+    // people read the rows folded by learned parameters.
+    let normalizer = crate::normalize::Normalizer::new(rules.clone());
+    let current = crate::inventory::learned::fold(current, &normalizer);
+    let previous = crate::inventory::learned::fold(previous, &normalizer);
     let input = ReportInput::new(now, window, current, previous, findings);
     Ok(report::render(&input, format))
 }

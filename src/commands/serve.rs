@@ -90,7 +90,12 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     // Specs mapped in the config feed the live report; one that does not load stops start-up
     // here rather than failing every report request later.
     let specs = super::diff::load_specs(&[], config)?;
-    let admin_state = crate::admin::AdminState::new(pipeline.metrics_handle(), db.clone(), specs);
+    let admin_state = crate::admin::AdminState::new(
+        pipeline.metrics_handle(),
+        db.clone(),
+        specs,
+        config.normalize.clone(),
+    );
     let admin_task = tokio::spawn({
         let stop = stop.clone();
         async move {

@@ -17,6 +17,7 @@
 //! endpoint lives in the store.
 
 pub mod graph;
+pub mod learned;
 mod window;
 
 use std::collections::hash_map::{Entry, RandomState};
