@@ -57,7 +57,7 @@ impl Default for InventoryConfig {
         InventoryConfig {
             join_window: Duration::from_secs(60),
             join_capacity: 1_000_000,
-            max_endpoints_per_service: 5_000,
+            max_endpoints_per_service: 50_000,
             max_services: 10_000,
             max_examples: 3,
             max_callers: 16,
