@@ -1,0 +1,62 @@
+//! decode → normalise → aggregate on a fixed corpus of realistic export requests (10, 100
+//! and 1000 spans; protobuf with and without gzip): the CPU work a receiver task does per
+//! export before the writer stores it. Run: `cargo bench --bench pipeline`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use shadowscan::ingest::{self, corpus, Format};
+use shadowscan::inventory::{BatchDelta, InventoryConfig};
+use shadowscan::model::AttrKeys;
+use shadowscan::normalize::Normalizer;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// One export's worth of receiver-side work; returns the spans it read.
+fn process(
+    bytes: &[u8],
+    gzipped: bool,
+    normalizer: &Normalizer,
+    keys: &AttrKeys,
+    cfg: &InventoryConfig,
+) -> u64 {
+    let plain;
+    let bytes = if gzipped {
+        plain = ingest::gunzip(bytes, 64 << 20).unwrap();
+        &plain[..]
+    } else {
+        bytes
+    };
+    let mut batch = normalizer.batch();
+    let stats = ingest::decode(bytes, Format::Protobuf, keys, |r, s| batch.push(r, s)).unwrap();
+    let delta = BatchDelta::from_batch(batch.finish(), 1_763_000_000, cfg);
+    std::hint::black_box(delta);
+    stats.spans
+}
+
+fn bench(c: &mut Criterion) {
+    let normalizer = Normalizer::default();
+    let keys = AttrKeys::default();
+    let cfg = InventoryConfig::default();
+    for n in [10usize, 100, 1000] {
+        let raw = corpus::protobuf(n, 7);
+        let packed = gzip(&raw);
+        let mut g = c.benchmark_group(format!("pipeline/{n}"));
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(
+            BenchmarkId::new("decode+normalize+aggregate", "protobuf"),
+            |b| b.iter(|| process(&raw, false, &normalizer, &keys, &cfg)),
+        );
+        g.bench_function(
+            BenchmarkId::new("decode+normalize+aggregate", "gzip"),
+            |b| b.iter(|| process(&packed, true, &normalizer, &keys, &cfg)),
+        );
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
