@@ -309,6 +309,33 @@ fn python_sdk_exports_over_grpc_and_http_become_the_inventory() {
         "callers: {}",
         invoices["callers"]
     );
+    // The graph shows the call from one service into the other.
+    let out = run(shadowscan()
+        .arg("graph")
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let graph: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = graph["nodes"].as_array().unwrap();
+    let node = |id: &Value| nodes.iter().find(|n| &n["id"] == id).unwrap();
+    let calls: Vec<(String, String)> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to_string().contains("calls"))
+        .map(|e| (node(&e["from"]).to_string(), node(&e["to"]).to_string()))
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|(from, to)| from.contains("shop/checkout-api") && to.contains("/invoices/")),
+        "no checkout-api → invoices call edge in {calls:?}"
+    );
+    let dot = run(shadowscan().arg("graph").arg("--db").arg(&db));
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(dot.starts_with("digraph") && dot.contains("->"), "{dot}");
+
     // Credential values never reach the store: the SDK redacts them here, and shadowscan
     // records presence only.
     let raw = std::fs::read(&db).unwrap();
