@@ -39,6 +39,9 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 }
 
 async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
+    // Specs mapped in the config feed the live report; one that does not load stops start-up
+    // here rather than failing every report request later.
+    let specs = super::diff::load_specs(&[], config)?;
     let db = config.db(args.db.db.as_deref());
     let store = Store::open(&db)?;
     let pipeline_config = super::pipeline_config(config)?;
@@ -87,9 +90,6 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
 
-    // Specs mapped in the config feed the live report; one that does not load stops start-up
-    // here rather than failing every report request later.
-    let specs = super::diff::load_specs(&[], config)?;
     let admin_state = crate::admin::AdminState::new(
         pipeline.metrics_handle(),
         db.clone(),
