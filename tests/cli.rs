@@ -698,3 +698,63 @@ fn ingest_reads_json_lines_protobuf_and_gzip_alike() {
         "gzip changes nothing"
     );
 }
+
+#[test]
+fn report_command_and_live_report_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let out = run(shadowscan()
+        .arg("ingest")
+        .arg("--db")
+        .arg(&db)
+        .arg(repo().join("fixtures/httpbin.jsonl")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spec = repo().join("fixtures/httpbin-spec.json");
+    let out = run(shadowscan()
+        .arg("report")
+        .arg("--db")
+        .arg(&db)
+        .arg("--spec")
+        .arg(&spec)
+        .args([
+            "--service",
+            "httpbin",
+            "--since",
+            "3650d",
+            "--format",
+            "json",
+        ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["shadow"], 9, "{}", report["summary"]);
+
+    let html = dir.path().join("report.html");
+    let out = run(shadowscan()
+        .arg("report")
+        .arg("--db")
+        .arg(&db)
+        .arg("--spec")
+        .arg(&spec)
+        .args(["--since", "3650d", "-o"])
+        .arg(&html));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("/forms/post") && page.contains("/legacy"),
+        "shadow endpoints are on the page"
+    );
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "the page fetches nothing"
+    );
+
+    // `serve` serves the same report live on its admin address.
+    let server = Server::start(&db);
+    let live = http_get(&server.admin, "/report?since=3650d");
+    server.stop();
+    assert!(
+        live.contains("<html") && live.contains("/forms/post"),
+        "{}",
+        &live[..live.len().min(300)]
+    );
+}
