@@ -59,6 +59,13 @@ const SCENARIOS: &[Scenario] = &[
         distinct: true,
     },
     Scenario {
+        name: "memory: 10000 endpoints",
+        spans_per_request: 1000,
+        gzip: false,
+        endpoints: 10_000,
+        distinct: true,
+    },
+    Scenario {
         name: "memory: 100000 endpoints",
         spans_per_request: 1000,
         gzip: false,
@@ -478,7 +485,8 @@ fn main() {
         "{:<34} {:>10} {:>14} {:>14} {:>12} {:>10} {:>10}",
         "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s", "endpoints"
     );
-    let mut baseline_rss = None;
+    let mut small_rss: Option<(u64, u64)> = None;
+    let mut mid_rss: Option<(u64, u64)> = None;
     for sc in SCENARIOS {
         if let Some(only) = &only {
             if !only.split(',').any(|n| sc.name.contains(n.trim())) {
@@ -497,15 +505,28 @@ fn main() {
             m.endpoints.map_or("?".to_owned(), |n| n.to_string())
         );
         // Endpoints as the server counts them, so traffic normalize folds together cannot
-        // pass for distinct endpoints.
+        // pass for distinct endpoints. Two figures: against the 100-endpoint run (includes
+        // buffers bounded by configuration, such as the writer's pending buckets, which fill
+        // up with the first few thousand endpoints), and the marginal cost between the two
+        // large runs, which is what each further endpoint costs.
         let known = m.endpoints.unwrap_or(sc.endpoints as u64);
-        if sc.distinct && sc.endpoints <= 1000 {
-            baseline_rss = Some((m.peak_rss, known));
-        } else if sc.distinct {
-            if let Some((base, base_n)) = baseline_rss {
-                let extra = known.saturating_sub(base_n).max(1);
-                let per = m.peak_rss.saturating_sub(base) as f64 / extra as f64;
-                println!("memory per distinct endpoint: {per:.0} bytes (peak RSS difference / {extra} extra endpoints)");
+        if sc.distinct {
+            for (label, base) in [
+                ("100-endpoint run", &small_rss),
+                ("10000-endpoint run", &mid_rss),
+            ] {
+                if let Some((base_rss, base_n)) = *base {
+                    if known > base_n + 1000 {
+                        let extra = known - base_n;
+                        let per = m.peak_rss.saturating_sub(base_rss) as f64 / extra as f64;
+                        println!("  memory per distinct endpoint vs the {label}: {per:.0} bytes (peak RSS difference / {extra} extra endpoints)");
+                    }
+                }
+            }
+            if sc.endpoints <= 1000 {
+                small_rss = Some((m.peak_rss, known));
+            } else if sc.endpoints <= 10_000 {
+                mid_rss = Some((m.peak_rss, known));
             }
         }
     }

@@ -460,6 +460,9 @@ impl WriterTask {
         let c = &self.metrics.0;
         match result {
             Ok(()) => {
+                // Gauges first: an exporter (or test) that reads /metrics right after its
+                // ack must see what that ack covers.
+                self.metrics.mirror(&self.inv);
                 Metrics::add(&c.commits, 1);
                 for (ack, spans) in acks {
                     Metrics::add(&c.spans_accepted, spans);

@@ -66,11 +66,21 @@ impl<V> Window<V> {
     }
 
     fn rotate(&mut self, now: Instant) {
-        if let Some(old) = self.previous.take() {
-            self.dropped += old.map.len() as u64;
-        }
+        // The generation that falls out becomes the new current one, keeping its table:
+        // under steady traffic every generation grows to the same size, and growing a
+        // fresh table again each time rehashes every entry several times.
+        let next = match self.previous.take() {
+            Some(mut old) => {
+                self.dropped += old.map.len() as u64;
+                old.map.clear();
+                old.started = now;
+                old.last_insert = now;
+                old
+            }
+            None => Generation::new(now, &self.hasher),
+        };
         self.previous = self.current.take();
-        self.current = Some(Generation::new(now, &self.hasher));
+        self.current = Some(next);
     }
 
     /// Drops generations older than the window.
