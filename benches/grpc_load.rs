@@ -23,6 +23,10 @@ struct Scenario {
     gzip: bool,
     /// Distinct endpoints the traffic is spread over.
     endpoints: usize,
+    /// Every endpoint a literal route of its own (`/api/users/bako-limu`), visited in turn so
+    /// that all of them are stored: the memory scenarios. Otherwise a mix of parameterised
+    /// routes and inferred paths picked at random.
+    distinct: bool,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -31,30 +35,42 @@ const SCENARIOS: &[Scenario] = &[
         spans_per_request: 1000,
         gzip: false,
         endpoints: 60,
+        distinct: false,
     },
     Scenario {
         name: "1000-span batches, gzip",
         spans_per_request: 1000,
         gzip: true,
         endpoints: 60,
+        distinct: false,
     },
     Scenario {
         name: "100-span batches, protobuf",
         spans_per_request: 100,
         gzip: false,
         endpoints: 60,
+        distinct: false,
     },
     Scenario {
         name: "memory baseline: 100 endpoints",
         spans_per_request: 1000,
         gzip: false,
         endpoints: 100,
+        distinct: true,
+    },
+    Scenario {
+        name: "memory: 10000 endpoints",
+        spans_per_request: 1000,
+        gzip: false,
+        endpoints: 10_000,
+        distinct: true,
     },
     Scenario {
         name: "memory: 100000 endpoints",
         spans_per_request: 1000,
         gzip: false,
         endpoints: 100_000,
+        distinct: true,
     },
 ];
 
@@ -88,7 +104,13 @@ impl Rng {
 
 /// Realistic traffic: server spans with the current (and some with the old) HTTP
 /// conventions, an auth middleware child on most, a DB child on some, a route on half.
-fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTraceServiceRequest {
+fn request(
+    rng: &mut Rng,
+    sc: &Scenario,
+    next_endpoint: &mut usize,
+    seq: u64,
+) -> ExportTraceServiceRequest {
+    let (spans, endpoints) = (sc.spans_per_request, sc.endpoints);
     const RESOURCES: [&str; 7] = [
         "users",
         "orders",
@@ -99,13 +121,21 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
         "shipments",
     ];
     let mut out = Vec::with_capacity(spans);
+    // (first span, service): the inventory caps endpoints per service (5000 by default),
+    // so the memory scenarios spread theirs over services of 4000.
+    let mut groups: Vec<(usize, String)> = Vec::new();
     let mut t = 1_763_000_000_000_000_000u64 + seq * 1_000_000_000;
     while out.len() < spans {
         let trace_id = rng.next().to_le_bytes().repeat(2);
         let server_id = rng.next().to_le_bytes().to_vec();
-        let e = rng.below(endpoints as u64) as usize;
+        let e = if sc.distinct {
+            *next_endpoint = (*next_endpoint + 1) % endpoints;
+            *next_endpoint
+        } else {
+            rng.below(endpoints as u64) as usize
+        };
         let res = RESOURCES[e % RESOURCES.len()];
-        let (route, path) = if endpoints <= 1000 {
+        let (route, path) = if !sc.distinct {
             let id = rng.below(2_000_000);
             match e % 3 {
                 0 => (
@@ -119,7 +149,8 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
                 _ => (format!("/api/{res}/list{e}"), format!("/api/{res}/list{e}")),
             }
         } else {
-            (format!("/api/{res}/op{e}"), format!("/api/{res}/op{e}"))
+            let name = word_pair(e);
+            (format!("/api/{res}/{name}"), format!("/api/{res}/{name}"))
         };
         t += 1_000_000 + rng.below(40_000_000);
         let status = [200, 200, 200, 200, 201, 204, 401, 404, 500][rng.below(9) as usize];
@@ -144,8 +175,16 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
             ]
         };
         attrs.push(s("user_agent.original", "okhttp/4.12"));
-        if rng.below(2) == 0 || endpoints > 1000 {
+        if rng.below(2) == 0 || sc.distinct {
             attrs.push(s("http.route", &route));
+        }
+        let service = if sc.distinct {
+            format!("load-shop-{}", e / 4000)
+        } else {
+            "load-shop".to_owned()
+        };
+        if groups.last().is_none_or(|(_, s)| *s != service) {
+            groups.push((out.len(), service));
         }
         out.push(Span {
             trace_id: trace_id.clone(),
@@ -191,11 +230,13 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
             ));
         }
     }
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
+    let mut resource_spans = Vec::new();
+    for (start, service) in groups.iter().rev() {
+        let spans: Vec<Span> = out.drain(*start..).collect();
+        resource_spans.push(ResourceSpans {
             resource: Some(Resource {
                 attributes: vec![
-                    s("service.name", "load-shop"),
+                    s("service.name", service),
                     s("telemetry.sdk.language", "python"),
                     s("service.version", "1.4.2"),
                 ],
@@ -207,17 +248,41 @@ fn request(rng: &mut Rng, spans: usize, endpoints: usize, seq: u64) -> ExportTra
                     version: "0.49b0".into(),
                     ..Default::default()
                 }),
-                spans: out,
+                spans,
                 ..Default::default()
             }],
             ..Default::default()
-        }],
+        });
     }
+    resource_spans.reverse();
+    ExportTraceServiceRequest { resource_spans }
+}
+
+/// A letters-only name unique to `e` (`bako-limu`): something normalize keeps as a literal
+/// route segment, unlike `op12345` or a hex id, which it rightly treats as data.
+fn word_pair(e: usize) -> String {
+    const C: &[u8] = b"bdfgklmnprstvz";
+    const V: &[u8] = b"aeiou";
+    const WORDS: usize = (14 * 5) * (14 * 5);
+    let word = |mut n: usize| {
+        let mut w = String::with_capacity(4);
+        for _ in 0..2 {
+            let syl = n % 70;
+            n /= 70;
+            w.push(C[syl / 5] as char);
+            w.push(V[syl % 5] as char);
+        }
+        w
+    };
+    let (w1, hi) = (e % WORDS, e / WORDS);
+    assert!(hi < WORDS, "more endpoints than word pairs");
+    format!("{}-{}", word(w1), word((hi + 7 * w1) % WORDS))
 }
 
 struct Server {
     child: Child,
     grpc: String,
+    admin: String,
     _dir: tempfile::TempDir,
 }
 
@@ -243,27 +308,44 @@ fn start_server() -> Server {
         .stdout(Stdio::null())
         .spawn()
         .expect("start shadowscan serve");
-    let grpc = wait_ready(&ready);
+    let (grpc, admin) = wait_ready(&ready);
     Server {
         child,
         grpc,
+        admin,
         _dir: dir,
     }
 }
 
-fn wait_ready(ready: &Path) -> String {
+fn wait_ready(ready: &Path) -> (String, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(text) = std::fs::read_to_string(ready) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                if let Some(a) = v["grpc"].as_str() {
-                    return a.to_owned();
+                if let (Some(g), Some(a)) = (v["grpc"].as_str(), v["admin"].as_str()) {
+                    return (g.to_owned(), a.to_owned());
                 }
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("shadowscan serve did not write its ready file within 30 s");
+}
+
+/// `shadowscan_endpoints_known` from the admin `/metrics`: what the store ended up with.
+fn endpoints_known(admin: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(admin).ok()?;
+    write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix("shadowscan_endpoints_known "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The process's peak resident set (VmHWM), read while it is still running: getrusage's
@@ -292,17 +374,32 @@ struct Measured {
     cpu: f64,
     wall: f64,
     peak_rss: u64,
+    endpoints: Option<u64>,
 }
 
 fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Pre-encode a pool of distinct requests; cycling through it keeps client cost low.
-    let pool: Vec<ExportTraceServiceRequest> = (0..requests.min(64))
-        .map(|k| request(&mut rng, sc.spans_per_request, sc.endpoints, k as u64))
+    // Memory scenarios need enough distinct requests to visit every endpoint (about 430
+    // server spans per 1000-span request).
+    let pool_len = if sc.distinct {
+        requests.min(64.max(sc.endpoints.div_ceil(300)))
+    } else {
+        requests.min(64)
+    };
+    let mut next_endpoint = 0;
+    let pool: Vec<ExportTraceServiceRequest> = (0..pool_len)
+        .map(|k| request(&mut rng, sc, &mut next_endpoint, k as u64))
         .collect();
     let spans_per_req: Vec<u64> = pool
         .iter()
-        .map(|r| r.resource_spans[0].scope_spans[0].spans.len() as u64)
+        .map(|r| {
+            r.resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len() as u64)
+                .sum()
+        })
         .collect();
     let mut server = start_server();
     let endpoint = format!("http://{}", server.grpc);
@@ -356,6 +453,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
     });
     let wall = started.elapsed().as_secs_f64();
     let peak_rss = vm_hwm(server.child.id());
+    let endpoints = endpoints_known(&server.admin);
     // SIGTERM: graceful shutdown with a final flush belongs to the measured cost.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let status = server.child.wait().expect("wait for server");
@@ -367,6 +465,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
         cpu: cpu_after - cpu_before,
         wall,
         peak_rss,
+        endpoints,
     }
 }
 
@@ -383,10 +482,11 @@ fn main() {
     // cargo bench passes `--bench`; nothing else to parse.
     println!("shadowscan gRPC load: {requests} requests per scenario, {concurrency} concurrent streams, server CPU from getrusage");
     println!(
-        "{:<34} {:>10} {:>14} {:>14} {:>12} {:>10}",
-        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s"
+        "{:<34} {:>10} {:>14} {:>14} {:>12} {:>10} {:>10}",
+        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s", "endpoints"
     );
-    let mut baseline_rss = None;
+    let mut small_rss: Option<(u64, u64)> = None;
+    let mut mid_rss: Option<(u64, u64)> = None;
     for sc in SCENARIOS {
         if let Some(only) = &only {
             if !only.split(',').any(|n| sc.name.contains(n.trim())) {
@@ -395,20 +495,38 @@ fn main() {
         }
         let m = run(sc, requests, concurrency);
         println!(
-            "{:<34} {:>10} {:>14.0} {:>11.3} ms {:>9.1} MiB {:>10.2}",
+            "{:<34} {:>10} {:>14.0} {:>11.3} ms {:>9.1} MiB {:>10.2} {:>10}",
             sc.name,
             m.spans,
             m.spans as f64 / m.cpu,
             m.cpu * 1000.0 / m.requests as f64,
             m.peak_rss as f64 / (1 << 20) as f64,
-            m.wall
+            m.wall,
+            m.endpoints.map_or("?".to_owned(), |n| n.to_string())
         );
-        if sc.endpoints == 100 {
-            baseline_rss = Some((m.peak_rss, sc.endpoints));
-        } else if sc.endpoints >= 10_000 {
-            if let Some((base, base_n)) = baseline_rss {
-                let per = m.peak_rss.saturating_sub(base) as f64 / (sc.endpoints - base_n) as f64;
-                println!("memory per distinct endpoint: {per:.0} bytes (peak RSS difference / extra endpoints)");
+        // Endpoints as the server counts them, so traffic normalize folds together cannot
+        // pass for distinct endpoints. Two figures: against the 100-endpoint run (includes
+        // buffers bounded by configuration, such as the writer's pending buckets, which fill
+        // up with the first few thousand endpoints), and the marginal cost between the two
+        // large runs, which is what each further endpoint costs.
+        let known = m.endpoints.unwrap_or(sc.endpoints as u64);
+        if sc.distinct {
+            for (label, base) in [
+                ("100-endpoint run", &small_rss),
+                ("10000-endpoint run", &mid_rss),
+            ] {
+                if let Some((base_rss, base_n)) = *base {
+                    if known > base_n + 1000 {
+                        let extra = known - base_n;
+                        let per = m.peak_rss.saturating_sub(base_rss) as f64 / extra as f64;
+                        println!("  memory per distinct endpoint vs the {label}: {per:.0} bytes (peak RSS difference / {extra} extra endpoints)");
+                    }
+                }
+            }
+            if sc.endpoints <= 1000 {
+                small_rss = Some((m.peak_rss, known));
+            } else if sc.endpoints <= 10_000 {
+                mid_rss = Some((m.peak_rss, known));
             }
         }
     }

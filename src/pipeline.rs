@@ -51,6 +51,9 @@ pub struct PipelineConfig {
     /// Longest an export waits for its commit.
     pub flush_interval: Duration,
     /// Pending buckets (endpoint × hour, edges) that trigger a commit before the interval.
+    /// Each holds a few hundred bytes (counts, examples, callers) twice over while its
+    /// commit runs, so this bounds the writer's buffers; 5000 rows still amortise a
+    /// commit's fixed cost (well under 1% per row).
     pub max_pending: usize,
     /// What `Busy` tells exporters to wait.
     pub retry_after: Duration,
@@ -64,7 +67,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             channel_capacity: 256,
             flush_interval: Duration::from_millis(50),
-            max_pending: 20_000,
+            max_pending: 5_000,
             retry_after: Duration::from_secs(1),
             inventory: InventoryConfig::default(),
             attr_keys: AttrKeys::default(),
@@ -460,6 +463,9 @@ impl WriterTask {
         let c = &self.metrics.0;
         match result {
             Ok(()) => {
+                // Gauges first: an exporter (or test) that reads /metrics right after its
+                // ack must see what that ack covers.
+                self.metrics.mirror(&self.inv);
                 Metrics::add(&c.commits, 1);
                 for (ack, spans) in acks {
                     Metrics::add(&c.spans_accepted, spans);

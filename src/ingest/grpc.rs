@@ -23,6 +23,10 @@ use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError,
 /// The one method this receiver serves.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
+const STREAM_WINDOW: u32 = 2 << 20;
+const CONNECTION_WINDOW: u32 = 8 << 20;
+const MAX_FRAME: u32 = 256 << 10;
+
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight
 /// requests. Accepts gzip-compressed requests; requests larger than
 /// `limits.max_message_bytes` (compressed or not) get RESOURCE_EXHAUSTED.
@@ -40,6 +44,13 @@ where
     tracing::info!(%addr, "OTLP/gRPC receiver listening");
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        // A 1000-span export is a few hundred KiB. With HTTP/2's 64 KiB default windows the
+        // exporter stalls for a WINDOW_UPDATE several times per request, and 16 KiB frames
+        // mean a dozen frames (and wake-ups) per message. Windows are credit, not buffers:
+        // the size limit still bounds what one request can hold.
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .add_service(ExportServer { sink, limits })
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;

@@ -392,9 +392,12 @@ impl Hasher for PreHashed {
     }
 }
 
-/// One interned endpoint: 24 bytes plus the template's heap text.
+/// One interned endpoint: 16 bytes; its template is `text[start..start + len]` of the
+/// table. One allocation per endpoint would cost its header and rounding on top of the
+/// text, and scatter long-lived chunks among the per-batch garbage.
 struct Interned {
-    template: PathTemplate,
+    start: u32,
+    len: u32,
     service: u32,
     method: Method,
 }
@@ -414,9 +417,17 @@ struct EndpointTable {
     hasher: RandomState,
     index: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
     entries: Vec<Interned>,
+    /// Every interned template, back to back.
+    text: String,
     service_ids: HashMap<Arc<str>, u32>,
     services: Vec<ServiceEntry>,
     max_services: usize,
+}
+
+impl EndpointTable {
+    fn template(&self, e: &Interned) -> &str {
+        &self.text[e.start as usize..(e.start + e.len) as usize]
+    }
 }
 
 enum Interning {
@@ -434,6 +445,7 @@ impl EndpointTable {
             hasher: RandomState::new(),
             index: HashMap::default(),
             entries: Vec::new(),
+            text: String::new(),
             service_ids: HashMap::new(),
             services: Vec::new(),
         }
@@ -476,7 +488,7 @@ impl EndpointTable {
         let mut h = self.hasher.hash_one((sid, method, template.as_str()));
         while let Some(&id) = self.index.get(&h) {
             let e = &self.entries[id as usize];
-            if e.service == sid && e.method == method && e.template == *template {
+            if e.service == sid && e.method == method && self.template(e) == template.as_str() {
                 return Interning::Known(id);
             }
             // A genuine 64-bit collision: probe the next slot.
@@ -491,10 +503,28 @@ impl EndpointTable {
                 too_many_services: svc.overflow_only,
             };
         }
+        let (Ok(start), Ok(len)) = (
+            u32::try_from(self.text.len()),
+            u32::try_from(template.as_str().len()),
+        ) else {
+            // 4 GiB of templates: far past any configured cap; count as overflow.
+            return Interning::Overflow {
+                first_time: false,
+                too_many_services: false,
+            };
+        };
+        if start.checked_add(len).is_none() {
+            return Interning::Overflow {
+                first_time: false,
+                too_many_services: false,
+            };
+        }
         svc.endpoints += 1;
         let id = self.entries.len() as u32;
+        self.text.push_str(template.as_str());
         self.entries.push(Interned {
-            template: template.clone(),
+            start,
+            len,
             service: sid,
             method,
         });
@@ -785,7 +815,7 @@ impl Inventory {
             (
                 t.services[e.service as usize].name.clone(),
                 e.method,
-                e.template.clone(),
+                PathTemplate::from_canonical(t.template(e)),
             )
         };
         d.endpoints.reserve(self.pending.len());

@@ -66,11 +66,21 @@ impl<V> Window<V> {
     }
 
     fn rotate(&mut self, now: Instant) {
-        if let Some(old) = self.previous.take() {
-            self.dropped += old.map.len() as u64;
-        }
+        // The generation that falls out becomes the new current one, keeping its table:
+        // under steady traffic every generation grows to the same size, and growing a
+        // fresh table again each time rehashes every entry several times.
+        let next = match self.previous.take() {
+            Some(mut old) => {
+                self.dropped += old.map.len() as u64;
+                old.map.clear();
+                old.started = now;
+                old.last_insert = now;
+                old
+            }
+            None => Generation::new(now, &self.hasher),
+        };
         self.previous = self.current.take();
-        self.current = Some(Generation::new(now, &self.hasher));
+        self.current = Some(next);
     }
 
     /// Drops generations older than the window.
@@ -195,5 +205,30 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w.take(&r(1)), Some(2));
         assert_eq!(w.take(&r(1)), None);
+    }
+
+    /// Rotation reuses the evicted generation's table: none of its entries may survive
+    /// into the new generation, and the new one must expire on its own clock.
+    #[test]
+    fn a_recycled_generation_starts_empty_and_fresh() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut w = Window::new(s(60), 4);
+        for i in 1..=2 {
+            w.insert(r(i), i, t0);
+        }
+        for i in 3..=4 {
+            w.insert(r(i), i, t0 + s(10));
+        }
+        // Generation {1, 2} is evicted and recycled for 5; {3, 4} becomes the previous one.
+        w.insert(r(5), 5, t0 + s(20));
+        assert_eq!(w.dropped, 2);
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.take(&r(1)), None);
+        assert_eq!(w.take(&r(2)), None);
+        // Started at t0 + 20 s, not at t0: still current at t0 + 70 s.
+        w.expire(t0 + s(70));
+        assert_eq!(w.get_mut(&r(5)).copied(), Some(5));
+        assert_eq!(w.take(&r(3)), None, "{{3, 4}} outlived its ttl");
     }
 }

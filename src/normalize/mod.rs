@@ -215,6 +215,7 @@ impl Normalizer {
             links: Vec::new(),
             service: None,
             scratch: infer::Scratch::default(),
+            route_cache: RouteCache::default(),
             other_servers: Vec::new(),
         }
     }
@@ -306,6 +307,7 @@ pub struct BatchNormalizer<'r> {
     links: Vec<(SpanRef, [u8; 8])>,
     service: Option<ServiceEntry>,
     scratch: infer::Scratch,
+    route_cache: RouteCache,
     /// Server spans of this batch that are not HTTP observations (RPC, incomplete): their
     /// children's evidence has nowhere to go and must not wait as orphans.
     other_servers: Vec<SpanRef>,
@@ -396,8 +398,14 @@ impl BatchNormalizer<'_> {
         let service = self.service(resource);
         let has_overrides = self.service.as_ref().is_some_and(|s| s.has_overrides);
 
-        let (mut template, mut source, mut explanation, meta) =
-            template_for(n, &mut self.scratch, conventions::route(a), path, status);
+        let (mut template, mut source, mut explanation, meta) = template_for(
+            n,
+            &mut self.scratch,
+            &mut self.route_cache,
+            conventions::route(a),
+            path,
+            status,
+        );
         if has_overrides {
             if let Some((t, why)) = n.override_for(&service, path) {
                 template = t;
@@ -471,7 +479,8 @@ impl BatchNormalizer<'_> {
                 .collect();
             let mut parents: Option<IdMap<[u8; 8]>> = None;
             let mut orphans: IdMap<AuthEvidence> = IdMap::default();
-            let other: HashSet<SpanRef> = self.other_servers.iter().copied().collect();
+            let other: HashSet<SpanRef, foldhash::fast::RandomState> =
+                self.other_servers.iter().copied().collect();
             for &(parent, ev) in &self.evidence {
                 match resolve(parent, &index, &mut parents, &self.links) {
                     Ok(i) => self.out.observations[i].evidence |= ev,
@@ -515,6 +524,7 @@ impl BatchNormalizer<'_> {
 fn template_for(
     n: &Normalizer,
     scratch: &mut infer::Scratch,
+    routes: &mut RouteCache,
     route: Option<&str>,
     path: &str,
     status: Option<u16>,
@@ -523,7 +533,7 @@ fn template_for(
         route_ok: false,
         prefix: 0,
     };
-    let checked = route.and_then(|r| Route::parse(r, &n.slashy)).map(|r| {
+    let checked = route.and_then(|r| routes.parse(r, &n.slashy)).map(|r| {
         let m = r.match_path(path);
         (r, m)
     });
@@ -681,9 +691,34 @@ fn resolve(
     Err(cur)
 }
 
-/// Keyed (SipHash) on purpose: span ids come from clients, and a crafted batch of colliding
-/// ids must not turn the join quadratic.
-type IdMap<V> = HashMap<SpanRef, V>;
+/// Span ids come from clients, so the hasher is seeded per process (a crafted batch of
+/// colliding ids must not turn the join quadratic); foldhash rather than SipHash because
+/// this runs for every span of every export. Iteration order never reaches the output
+/// (orphans are sorted).
+type IdMap<V> = HashMap<SpanRef, V, foldhash::fast::RandomState>;
+
+/// Parsed `http.route` values of one batch: a batch holds many spans of few routes, and
+/// parsing a route costs more than looking it up. Bounded, so a batch of unique routes
+/// costs no more than parsing each.
+#[derive(Default)]
+struct RouteCache {
+    map: HashMap<Box<str>, Option<Route>, foldhash::fast::RandomState>,
+}
+
+impl RouteCache {
+    const MAX: usize = 256;
+
+    fn parse(&mut self, raw: &str, slashy: &[Box<str>]) -> Option<Route> {
+        if let Some(r) = self.map.get(raw) {
+            return r.clone();
+        }
+        let r = Route::parse(raw, slashy);
+        if self.map.len() < Self::MAX {
+            self.map.insert(raw.into(), r.clone());
+        }
+        r
+    }
+}
 
 #[cfg(test)]
 mod tests;
