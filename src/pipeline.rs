@@ -180,6 +180,8 @@ struct Shared {
     inventory: InventoryConfig,
     retry_after: Duration,
     metrics: Metrics,
+    /// Unix second of the last "shedding load" warning: one line per 10 s, not per export.
+    last_shed_warning: AtomicU64,
 }
 
 /// The receivers' sink: decode → normalise → delta here, store in the writer.
@@ -255,6 +257,7 @@ impl Pipeline {
                 inventory: cfg.inventory,
                 retry_after: cfg.retry_after,
                 metrics: metrics.clone(),
+                last_shed_warning: AtomicU64::new(0),
             }),
         };
         Ok((
@@ -291,6 +294,21 @@ impl Pipeline {
             Err(mpsc::error::TrySendError::Full(_)) => {
                 Metrics::add(&m.0.batches_shed, 1);
                 Metrics::add(&m.0.spans_rejected, spans);
+                let now = unix_now() as u64;
+                let last = self.shared.last_shed_warning.load(Ordering::Relaxed);
+                if now >= last + 10
+                    && self
+                        .shared
+                        .last_shed_warning
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::warn!(
+                        shed_exports_total = m.snapshot().batches_shed,
+                        retry_after_secs = self.shared.retry_after.as_secs(),
+                        "shedding load: the inventory writer is behind, exporters are told to retry (UNAVAILABLE/503)"
+                    );
+                }
                 return Err(SinkError::Busy {
                     retry_after: self.shared.retry_after,
                 });
