@@ -93,8 +93,10 @@ mod tests {
     use crate::model::{AuthEvidence, StatusCounts};
 
     fn ep(service: &str, path: &str, requests: u64, first: i64) -> EndpointStats {
-        let mut status = StatusCounts::default();
-        status.s2xx = requests;
+        let status = StatusCounts {
+            s2xx: requests,
+            ..StatusCounts::default()
+        };
         EndpointStats {
             service: service.into(),
             method: Method::Get,
