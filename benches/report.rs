@@ -79,6 +79,7 @@ fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
         callers: (0..3)
             .map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c))
             .collect(),
+        explanation: None,
     }
 }
 

@@ -692,6 +692,11 @@ pub struct EndpointStats {
     pub examples: Vec<String>,
     /// Distinct callers (client addresses or caller services), bounded.
     pub callers: Vec<String>,
+    /// Why the template has the parameters it has (`segment 2: integer`, `segment 2: 14
+    /// distinct values before /repos`, `http.route`), when known. Derived when the inventory
+    /// is read, from the examples and the learned folds, so it follows the current rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 impl EndpointStats {

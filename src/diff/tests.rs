@@ -90,6 +90,7 @@ fn ep(service: &str, method: Method, template: &str) -> EndpointStats {
         last_seen: 1_763_003_600,
         examples: vec![template.to_owned()],
         callers: vec![],
+        explanation: None,
     }
 }
 

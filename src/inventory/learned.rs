@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{EndpointStats, Method, PathTemplate, TemplateSource};
-use crate::normalize::Normalizer;
+use crate::normalize::{infer_template, Normalizer};
 
 /// Most examples and callers a folded row keeps, as the store does per endpoint.
 const MAX_EXAMPLES: usize = 3;
@@ -20,8 +20,8 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
     for (i, e) in endpoints.iter().enumerate() {
         by_service.entry(e.service.as_str()).or_default().push(i);
     }
-    // For every input row: None (keep), or the index of the merge it folds into.
-    let mut target: Vec<Option<PathTemplate>> = vec![None; endpoints.len()];
+    // For every input row: None (keep), or the learned template (and why) it folds into.
+    let mut target: Vec<Option<(PathTemplate, String)>> = vec![None; endpoints.len()];
     for (service, rows) in &by_service {
         let input: Vec<(Method, PathTemplate, u64)> = rows
             .iter()
@@ -35,7 +35,7 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
             .collect();
         for merge in normalizer.merge_high_cardinality(service, &input) {
             for &m in &merge.members {
-                target[rows[m]] = Some(merge.template.clone());
+                target[rows[m]] = Some((merge.template.clone(), merge.explanation.clone()));
             }
         }
     }
@@ -44,9 +44,13 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
     let mut out: Vec<EndpointStats> = Vec::with_capacity(endpoints.len());
     let mut slot_of: HashMap<(String, Method, String), usize> = HashMap::new();
     for (i, mut e) in endpoints.into_iter().enumerate() {
-        if let Some(template) = target[i].take() {
-            e.template = template;
-            e.source = TemplateSource::Inferred;
+        match target[i].take() {
+            Some((template, why)) => {
+                e.template = template;
+                e.source = TemplateSource::Inferred;
+                e.explanation = Some(format!("learned: {why}"));
+            }
+            None => e.explanation = explain(&e, normalizer),
         }
         let key = (e.service.clone(), e.method, e.template.shape());
         match slot_of.get(&key) {
@@ -55,6 +59,7 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
                 if row.source == TemplateSource::Inferred && e.source == TemplateSource::Route {
                     row.template = e.template.clone();
                     row.source = TemplateSource::Route;
+                    row.explanation = e.explanation.clone();
                 }
                 absorb(row, e);
             }
@@ -65,6 +70,23 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
         }
     }
     out
+}
+
+/// Why an unfolded row has its template: the route, or what inference sees in an example.
+fn explain(e: &EndpointStats, normalizer: &Normalizer) -> Option<String> {
+    if !e.template.has_params() {
+        return None;
+    }
+    match e.source {
+        TemplateSource::Route => Some("from the instrumentation's http.route".to_owned()),
+        TemplateSource::Inferred => e.examples.iter().find_map(|example| {
+            let inferred = infer_template(example, &normalizer.rules.infer);
+            (inferred.template == e.template)
+                .then_some(inferred.explanation)
+                .flatten()
+                .map(|why| format!("inferred: {why}"))
+        }),
+    }
 }
 
 fn absorb(into: &mut EndpointStats, e: EndpointStats) {
@@ -111,6 +133,7 @@ mod tests {
             last_seen: first + 10,
             examples: vec![path.into()],
             callers: vec!["203.0.113.9".into()],
+            explanation: None,
         }
     }
 
@@ -149,6 +172,14 @@ mod tests {
         assert_eq!(users.first_seen, 100);
         assert_eq!(users.last_seen, 121);
         assert!(users.examples.len() <= MAX_EXAMPLES);
+        assert!(
+            users
+                .explanation
+                .as_deref()
+                .is_some_and(|w| w.starts_with("learned: ") && w.contains("distinct")),
+            "{:?}",
+            users.explanation
+        );
         assert_eq!(
             git.iter().map(|e| e.requests).sum::<u64>(),
             total,
@@ -170,6 +201,32 @@ mod tests {
         assert_eq!(folded[0].template.as_str(), "/orders/{orderId}");
         assert_eq!(folded[0].source, TemplateSource::Route);
         assert_eq!((folded[0].requests, folded[0].first_seen), (7, 10));
+    }
+
+    #[test]
+    fn inferred_and_route_templates_say_why() {
+        let inferred = ep("shop", "/orders/{id}/items", 3, 1);
+        let mut inferred = inferred;
+        inferred.examples = vec!["/orders/88123/items".into()];
+        let mut route = ep("shop", "/carts/{cartId}", 3, 1);
+        route.source = TemplateSource::Route;
+        let literal = ep("shop", "/healthz", 3, 1);
+        let folded = fold(vec![inferred, route, literal], &Normalizer::default());
+        let why = |t: &str| {
+            folded
+                .iter()
+                .find(|e| e.template.as_str() == t)
+                .unwrap()
+                .explanation
+                .clone()
+        };
+        let w = why("/orders/{id}/items").unwrap();
+        assert!(w.starts_with("inferred: ") && w.contains("integer"), "{w}");
+        assert_eq!(
+            why("/carts/{cartId}").as_deref(),
+            Some("from the instrumentation's http.route")
+        );
+        assert_eq!(why("/healthz"), None);
     }
 
     #[test]

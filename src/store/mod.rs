@@ -543,6 +543,7 @@ impl Store {
                     last_seen: r.get(21)?,
                     examples: parse_list(&examples),
                     callers: parse_list(&callers),
+                    explanation: None,
                 })
             })
             .map_err(self.err("querying endpoints"))?;
