@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench grpc_load` (builds the release binary first).
 //! Knobs (environment): LOAD_REQUESTS (default 400), LOAD_CONCURRENCY (default 8),
-//! LOAD_SCENARIOS (comma list of names, default all).
+//! LOAD_SCENARIOS (`;`-separated parts of scenario names, default all).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -489,7 +489,7 @@ fn main() {
     let mut mid_rss: Option<(u64, u64)> = None;
     for sc in SCENARIOS {
         if let Some(only) = &only {
-            if !only.split(',').any(|n| sc.name.contains(n.trim())) {
+            if !only.split(';').any(|n| sc.name.contains(n.trim())) {
                 continue;
             }
         }

@@ -56,7 +56,7 @@ const ROUTES: [&str; 10] = [
 ];
 
 /// `n` server spans over `endpoints` distinct endpoints, like one busy export request.
-fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch {
+fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch<'static> {
     let services: Vec<Arc<str>> = SERVICES.iter().map(|s| Arc::from(*s)).collect();
     let t0 = 1_763_900_000_000_000_000u64;
     let observations = (0..n)
@@ -91,8 +91,8 @@ fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch {
                     AuthEvidence::NONE
                 },
                 time_unix_nano: t0 + i as u64 * 1_000_000,
-                path: template.replace(['{', '}'], ""),
-                client: Some(format!("10.0.{}.{}", i % 4, i % 50)),
+                path: template.replace(['{', '}'], "").into(),
+                client: Some(format!("10.0.{}.{}", i % 4, i % 50).into()),
                 explanation: None,
             }
         })

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -125,9 +126,30 @@ impl<'a> Segment<'a> {
 /// into this form by `normalize`); literal segments are percent-decoded where that is safe
 /// (never `/`, `{` or `}`). Both `normalize` (observed traffic) and `spec` (documented
 /// operations) build templates through [`PathTemplate::parse`], so equal endpoints compare equal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PathTemplate(Box<str>);
+///
+/// The text is shared: a batch of spans on one route clones the same template many times,
+/// and a clone must not cost an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PathTemplate(Arc<str>);
+
+impl Serialize for PathTemplate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PathTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(PathTemplate(Arc::from(s)))
+    }
+}
+
+impl std::borrow::Borrow<str> for PathTemplate {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 impl PathTemplate {
     /// Builds the canonical template from text already written with `{name}` parameters.
@@ -143,12 +165,12 @@ impl PathTemplate {
         if out.is_empty() {
             out.push('/');
         }
-        PathTemplate(out.into_boxed_str())
+        PathTemplate(Arc::from(out))
     }
 
     /// Wraps text the caller guarantees is already canonical (e.g. read back from the store
     /// or built segment by segment by `normalize`). Debug builds check the claim.
-    pub fn from_canonical(s: impl Into<Box<str>>) -> PathTemplate {
+    pub fn from_canonical(s: impl Into<Arc<str>>) -> PathTemplate {
         let s = s.into();
         debug_assert!(is_canonical(&s), "not a canonical template: {s:?}");
         PathTemplate(s)
@@ -443,8 +465,9 @@ pub enum AttrKey {
     RouterName,
     /// `rpc.system`: marks RPC spans that are not HTTP endpoints.
     RpcSystem,
-    /// `peer.service`, `server.address`, `net.peer.name` on client spans: who is called.
-    PeerService,
+    /// `db.system`, `db.system.name`, `messaging.system`: a client span to a database or a
+    /// broker, which no HTTP server span can be the child of.
+    DataSystem,
 }
 
 impl AttrKey {
@@ -511,7 +534,7 @@ impl AttrKeys {
             b"express.type" => AttrKey::ExpressType,
             b"router.name" => AttrKey::RouterName,
             b"rpc.system" => AttrKey::RpcSystem,
-            b"peer.service" | b"server.address" | b"net.peer.name" => AttrKey::PeerService,
+            b"db.system" | b"db.system.name" | b"messaging.system" => AttrKey::DataSystem,
             _ => {
                 if self.extra_identity.iter().any(|k| &**k == key) {
                     return Some(AttrKey::Identity);
@@ -717,10 +740,11 @@ pub struct SpanRef {
     pub span_id: [u8; 8],
 }
 
-/// One HTTP server span, normalised into an observation of an endpoint. Owned, so it can
-/// cross from the request handler that decoded it to the inventory.
+/// One HTTP server span, normalised into an observation of an endpoint. Its strings borrow
+/// from the export request it was decoded from (`'a`), so normalising a span allocates
+/// nothing; the inventory copies only the few examples and callers it keeps.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub struct Observation<'a> {
     /// This server span.
     pub span: SpanRef,
     /// Its parent (all-zero span id for a root): a client span of a calling service, if any.
@@ -736,10 +760,12 @@ pub struct Observation {
     /// Span start, unix nanoseconds.
     pub time_unix_nano: u64,
     /// The concrete path, query stripped: an example for people, never a secret-bearing query.
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// `client.address` or the transport peer address, when instrumentation gives one.
-    pub client: Option<String>,
-    /// Why the template has the parameters it has (e.g. `{id}: integer`), for people.
+    pub client: Option<Cow<'a, str>>,
+    /// Why the template has the parameters it has (e.g. `{id}: integer`), for people; only
+    /// from a normaliser built with `explaining()` (the daemon derives explanations when
+    /// the inventory is read instead).
     pub explanation: Option<String>,
 }
 
@@ -749,8 +775,6 @@ pub struct Observation {
 pub struct ClientCall {
     pub span: SpanRef,
     pub service: std::sync::Arc<str>,
-    /// `peer.service`/`server.address` when given.
-    pub peer: Option<String>,
     pub time_unix_nano: u64,
 }
 
@@ -767,8 +791,8 @@ pub struct IgnoredCounts {
 
 /// What `normalize` makes of one export request.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct NormalizedBatch {
-    pub observations: Vec<Observation>,
+pub struct NormalizedBatch<'a> {
+    pub observations: Vec<Observation<'a>>,
     /// Auth evidence from child spans whose parent server span was not in this batch:
     /// (the parent, the evidence). The inventory joins these within a bounded window.
     pub orphan_evidence: Vec<(SpanRef, AuthEvidence)>,
@@ -880,7 +904,8 @@ mod tests {
             keys.lookup(b"http.request.header.x-auth-token"),
             Some(AttrKey::Credential)
         );
-        assert_eq!(keys.lookup(b"db.system"), None);
+        assert_eq!(keys.lookup(b"db.system"), Some(AttrKey::DataSystem));
+        assert_eq!(keys.lookup(b"db.statement"), None);
         assert_eq!(AttrKeys::default().lookup(b"app.user_id"), None);
     }
 

@@ -619,7 +619,7 @@ mod tests {
             status: Some(200),
             evidence: AuthEvidence::NONE,
             time_unix_nano: now_nanos(),
-            path: template.replace("{id}", &n.to_string()),
+            path: template.replace("{id}", &n.to_string()).into(),
             client: Some("10.0.3.4".into()),
             explanation: None,
         };

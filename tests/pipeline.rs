@@ -395,7 +395,7 @@ fn kill_child(path: &str) {
                 status: Some(200),
                 evidence: AuthEvidence::NONE,
                 time_unix_nano: now_nanos(),
-                path: format!("/orders/{i}/v{}", i % 50),
+                path: format!("/orders/{i}/v{}", i % 50).into(),
                 client: None,
                 explanation: None,
             };

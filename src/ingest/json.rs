@@ -404,13 +404,13 @@ pub fn json_lines(input: &[u8]) -> impl Iterator<Item = JsonLine<'_>> + '_ {
 
 /// Decodes every request of a file-exporter file in order, telling `on_span` the line each
 /// span came from. Stops at the first bad line; the error names that line of the file.
-pub fn for_each_json_line<F>(
-    input: &[u8],
+pub fn for_each_json_line<'a, F>(
+    input: &'a [u8],
     keys: &AttrKeys,
     mut on_span: F,
 ) -> Result<DecodeStats, DecodeError>
 where
-    F: FnMut(usize, &ResourceView<'_>, &SpanView<'_>),
+    F: FnMut(usize, &ResourceView<'a>, &SpanView<'a>),
 {
     let mut total = DecodeStats::default();
     for line in json_lines(input) {

@@ -147,14 +147,14 @@ impl DecodeError {
 /// reported as [`crate::model::AttrValue::Present`] without their value being read.
 /// Strings borrow from `bytes` when they can. One [`SpanView`] is reused for all spans,
 /// so `on_span` must copy what it keeps.
-pub fn decode<F>(
-    bytes: &[u8],
+pub fn decode<'a, F>(
+    bytes: &'a [u8],
     format: Format,
     keys: &AttrKeys,
     mut on_span: F,
 ) -> Result<DecodeStats, DecodeError>
 where
-    F: FnMut(&ResourceView<'_>, &SpanView<'_>),
+    F: FnMut(&ResourceView<'a>, &SpanView<'a>),
 {
     match format {
         Format::Protobuf => wire::decode(bytes, keys, |r, s| on_span(r, s)),

@@ -192,6 +192,13 @@ fn push_distinct(list: &mut Vec<String>, item: String, max: usize) {
     }
 }
 
+/// [`push_distinct`] for a borrowed string: copied only when kept.
+fn push_distinct_str(list: &mut Vec<String>, item: &str, max: usize) {
+    if list.len() < max && !list.iter().any(|x| x == item) {
+        list.push(item.to_owned());
+    }
+}
+
 /// One observation as far as the cross-batch joins need it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct JoinRecord {
@@ -220,13 +227,13 @@ impl BatchDelta {
     /// Folds one normalised export request. `received_unix` (seconds) dates spans without a
     /// start time and the batch's ignored-span counts.
     pub fn from_batch(
-        batch: NormalizedBatch,
+        batch: NormalizedBatch<'_>,
         received_unix: i64,
         cfg: &InventoryConfig,
     ) -> BatchDelta {
         let mut index: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> = FastMap::default();
         let mut buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)> = Vec::new();
-        let mut joins = Vec::with_capacity(batch.observations.len());
+        let mut joins = Vec::new();
         for obs in batch.observations {
             let secs = unix_secs(obs.time_unix_nano, received_unix);
             let hour = hour_of(secs);
@@ -263,9 +270,20 @@ impl BatchDelta {
             agg.evidence |= obs.evidence;
             agg.first_seen = agg.first_seen.min(secs);
             agg.last_seen = agg.last_seen.max(secs);
-            push_distinct(&mut agg.examples, obs.path, cfg.max_examples);
-            if let Some(client) = obs.client {
-                push_distinct(&mut agg.callers, client, cfg.max_callers);
+            push_distinct_str(&mut agg.examples, &obs.path, cfg.max_examples);
+            if let Some(client) = &obs.client {
+                push_distinct_str(&mut agg.callers, client, cfg.max_callers);
+            }
+            // Only two things can still happen to a request after its batch: evidence from a
+            // late child turns a successful unauthenticated request into an authenticated
+            // one, and a client span from another batch turns out to be its caller. A
+            // request that is neither (already authenticated, refused, failed, or a root)
+            // has nothing to wait for: keeping it out of the join windows is most of their
+            // cost. Evidence flags a late child would add to such a request are not recorded.
+            let awaits_evidence = ok && !obs.evidence.authenticated();
+            let has_parent = obs.parent_span_id != [0; 8];
+            if !awaits_evidence && !has_parent {
+                continue;
             }
             joins.push(JoinRecord {
                 span: obs.span,
@@ -294,7 +312,7 @@ impl BatchDelta {
 
     /// Server-span observations in this batch.
     pub fn observations(&self) -> u64 {
-        self.joins.len() as u64
+        self.buckets.iter().map(|b| b.4.requests).sum()
     }
 
     /// Distinct (endpoint, hour) buckets in this batch.
@@ -709,16 +727,18 @@ impl Inventory {
                 self.correct(endpoint, hour, j.ok, evidence, early);
                 evidence |= early;
             }
-            self.seen.insert(
-                j.span,
-                SeenSpan {
-                    endpoint,
-                    hour,
-                    ok: j.ok,
-                    evidence,
-                },
-                now,
-            );
+            if j.ok && !evidence.authenticated() {
+                self.seen.insert(
+                    j.span,
+                    SeenSpan {
+                        endpoint,
+                        hour,
+                        ok: j.ok,
+                        evidence,
+                    },
+                    now,
+                );
+            }
             if j.parent_span_id != [0; 8] {
                 let parent = SpanRef {
                     trace_id: j.span.trace_id,

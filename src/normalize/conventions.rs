@@ -4,6 +4,8 @@
 //! span carries both, because SDKs in "dup" migration mode emit both with the same values and the
 //! new one is the one that keeps being maintained.
 
+use std::borrow::Cow;
+
 use crate::model::{AttrKey, AttrValue, Method, SpanView};
 
 /// A span's attributes indexed by key: one pass over the attribute list, then O(1) lookups.
@@ -43,6 +45,24 @@ impl<'s, 'a> Attrs<'s, 'a> {
     fn first_str(&self, keys: &[AttrKey]) -> Option<&'s str> {
         keys.iter().find_map(|k| self.str(*k))
     }
+
+    /// Like [`Attrs::first_str`], but borrowing from the payload itself rather than from
+    /// this index, so the value can outlive the span view (an observation keeps its path).
+    /// Free for valid UTF-8; only a lossily decoded value is copied.
+    fn first_cow(&self, keys: &[AttrKey]) -> Option<Cow<'a, str>> {
+        keys.iter().find_map(|k| match self.get(*k)? {
+            AttrValue::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// Applies a slicing function to a borrowed-or-owned string, keeping it borrowed.
+fn narrow<'a>(s: Cow<'a, str>, f: impl FnOnce(&str) -> &str) -> Cow<'a, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(f(b)),
+        Cow::Owned(o) => Cow::Owned(f(&o).to_owned()),
+    }
 }
 
 pub(crate) fn method(a: &Attrs<'_, '_>) -> Option<Method> {
@@ -52,21 +72,21 @@ pub(crate) fn method(a: &Attrs<'_, '_>) -> Option<Method> {
 
 /// The request path, query and fragment stripped: `url.path`, else `http.target`, else the path
 /// part of `url.full`/`http.url`.
-pub(crate) fn path<'s>(a: &Attrs<'s, '_>) -> Option<&'s str> {
-    if let Some(p) = a.str(AttrKey::UrlPath) {
+pub(crate) fn path<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
+    if let Some(p) = a.first_cow(&[AttrKey::UrlPath]) {
         // url.path never holds a query by definition, but some SDKs put the raw target there.
-        return Some(strip_query(p));
+        return Some(narrow(p, strip_query));
     }
-    if let Some(t) = a.str(AttrKey::HttpTarget) {
+    if let Some(t) = a.first_cow(&[AttrKey::HttpTarget]) {
         // An absolute-form target (`GET http://host/x` through a proxy) carries scheme and host.
         return Some(if t.contains("://") {
-            path_of_url(t)
+            narrow(t, path_of_url)
         } else {
-            strip_query(t)
+            narrow(t, strip_query)
         });
     }
-    a.first_str(&[AttrKey::UrlFull, AttrKey::HttpUrl])
-        .map(path_of_url)
+    a.first_cow(&[AttrKey::UrlFull, AttrKey::HttpUrl])
+        .map(|u| narrow(u, path_of_url))
 }
 
 /// True when the span has a path attribute that only servers set (`url.path`, `http.target`,
@@ -119,8 +139,8 @@ pub(crate) fn route<'s>(a: &Attrs<'s, '_>) -> Option<&'s str> {
 }
 
 /// `client.address` (the original client, behind proxies), else the transport peer.
-pub(crate) fn client<'s>(a: &Attrs<'s, '_>) -> Option<&'s str> {
-    a.first_str(&[AttrKey::ClientAddress, AttrKey::PeerAddress])
+pub(crate) fn client<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
+    a.first_cow(&[AttrKey::ClientAddress, AttrKey::PeerAddress])
 }
 
 /// Whether an attribute that proves something by presence is there: any value except an
@@ -161,7 +181,7 @@ mod tests {
         ]);
         let a = Attrs::of(&sp);
         assert_eq!(method(&a), Some(Method::Get));
-        assert_eq!(path(&a), Some("/new"));
+        assert_eq!(path(&a).as_deref(), Some("/new"));
         assert_eq!(status(&a), Some(200));
     }
 
@@ -174,9 +194,9 @@ mod tests {
             (AttrKey::PeerAddress, s("127.0.0.1")),
         ]);
         let a = Attrs::of(&sp);
-        assert_eq!(path(&a), Some("/users/v1/alice"));
+        assert_eq!(path(&a).as_deref(), Some("/users/v1/alice"));
         assert_eq!(status(&a), Some(200), "stringified status codes are read");
-        assert_eq!(client(&a), Some("127.0.0.1"));
+        assert_eq!(client(&a).as_deref(), Some("127.0.0.1"));
     }
 
     #[test]
@@ -189,10 +209,10 @@ mod tests {
             ("/relative/x?y", "/relative/x"),
         ] {
             let sp = span(&[(AttrKey::HttpUrl, AttrValue::Str(Cow::Owned(url.into())))]);
-            assert_eq!(path(&Attrs::of(&sp)), Some(want), "{url}");
+            assert_eq!(path(&Attrs::of(&sp)).as_deref(), Some(want), "{url}");
         }
         let proxy = span(&[(AttrKey::HttpTarget, s("http://internal:8080/x/y?z"))]);
-        assert_eq!(path(&Attrs::of(&proxy)), Some("/x/y"));
+        assert_eq!(path(&Attrs::of(&proxy)).as_deref(), Some("/x/y"));
     }
 
     #[test]
@@ -210,7 +230,7 @@ mod tests {
         assert_eq!(path(&a), None);
         assert_eq!(route(&a), None);
         assert_eq!(
-            client(&a),
+            client(&a).as_deref(),
             Some("10.0.0.1"),
             "blank client.address falls back"
         );

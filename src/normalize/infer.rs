@@ -8,6 +8,8 @@
 //! many paths, and `diff` uses the spec. Works on bytes with no heap allocation besides the
 //! template and explanation it returns.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::route::raw_segments;
@@ -113,11 +115,46 @@ pub fn infer_template(path: &str, rules: &InferRules) -> Inferred {
     b.finish()
 }
 
-/// Reusable text buffers for [`Builder`], so a batch allocates only the exact-size results.
-#[derive(Debug, Default)]
+/// Reusable state for [`Builder`] across one batch: text buffers, and the templates already
+/// built, since most inferred paths of a batch share a handful of templates and a hit must
+/// not allocate.
+#[derive(Debug)]
 pub(crate) struct Scratch {
     out: String,
     why: String,
+    /// Whether to write explanations (people read them; the daemon does not).
+    pub(crate) explain: bool,
+    built: HashSet<PathTemplate, foldhash::fast::RandomState>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            out: String::new(),
+            why: String::new(),
+            explain: true,
+            built: HashSet::default(),
+        }
+    }
+}
+
+impl Scratch {
+    /// Templates remembered per batch; beyond this every new one is simply built.
+    const MAX_BUILT: usize = 1024;
+
+    fn template(
+        built: &mut HashSet<PathTemplate, foldhash::fast::RandomState>,
+        text: &str,
+    ) -> PathTemplate {
+        if let Some(t) = built.get(text) {
+            return t.clone();
+        }
+        let t = PathTemplate::from_canonical(text);
+        if built.len() < Self::MAX_BUILT {
+            built.insert(t.clone());
+        }
+        t
+    }
 }
 
 /// Builds a canonical template segment by segment: literal prefixes from a route, then raw
@@ -126,6 +163,8 @@ pub(crate) struct Builder<'r, 'b> {
     rules: &'r InferRules,
     out: &'b mut String,
     why: &'b mut String,
+    explain: bool,
+    built: &'b mut HashSet<PathTemplate, foldhash::fast::RandomState>,
     index: usize,
     prev_is_api: bool,
     names: [u8; 7],
@@ -141,6 +180,8 @@ impl<'r, 'b> Builder<'r, 'b> {
             rules,
             out: &mut scratch.out,
             why: &mut scratch.why,
+            explain: scratch.explain,
+            built: &mut scratch.built,
             index: 0,
             prev_is_api: false,
             names: [0; 7],
@@ -247,16 +288,19 @@ impl<'r, 'b> Builder<'r, 'b> {
         }
         self.out.push('}');
         push_canonical_literal(self.out, literal_suffix);
+        self.index += 1;
+        self.prev_is_api = false;
+        if !self.explain {
+            return;
+        }
         let why = &mut *self.why;
         if !why.is_empty() {
             why.push_str("; ");
         }
         why.push_str("segment ");
-        push_number(why, self.index + 1);
+        push_number(why, self.index);
         why.push_str(": ");
         why.push_str(class.describe());
-        self.index += 1;
-        self.prev_is_api = false;
     }
 
     fn count_name(&mut self, p: &str) {
@@ -269,7 +313,7 @@ impl<'r, 'b> Builder<'r, 'b> {
     pub(crate) fn finish(self) -> Inferred {
         let text: &str = if self.out.is_empty() { "/" } else { self.out };
         Inferred {
-            template: PathTemplate::from_canonical(text),
+            template: Scratch::template(self.built, text),
             explanation: (!self.why.is_empty()).then(|| self.why.to_string()),
         }
     }

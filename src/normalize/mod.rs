@@ -31,6 +31,7 @@ pub mod infer;
 pub mod learn;
 pub mod route;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -165,6 +166,9 @@ struct CompiledOverride {
 #[derive(Debug, Clone)]
 pub struct Normalizer {
     pub rules: Rules,
+    /// Whether observations carry an explanation of their template (see
+    /// [`Normalizer::explaining`]).
+    explain: bool,
     auth: auth::AuthMatcher,
     slashy: Vec<Box<str>>,
     overrides: Vec<CompiledOverride>,
@@ -197,6 +201,7 @@ impl Normalizer {
             })
             .collect();
         Normalizer {
+            explain: false,
             auth: auth::AuthMatcher::new(&rules.auth),
             slashy,
             overrides,
@@ -204,8 +209,17 @@ impl Normalizer {
         }
     }
 
+    /// Observations will say why their template has its parameters. Off by default: it
+    /// costs an allocation per span, and the inventory derives explanations when read.
+    pub fn explaining(mut self) -> Normalizer {
+        self.explain = true;
+        self
+    }
+
     /// Starts one export request's worth of spans.
-    pub fn batch(&self) -> BatchNormalizer<'_> {
+    pub fn batch<'a>(&self) -> BatchNormalizer<'_, 'a> {
+        let mut scratch = infer::Scratch::default();
+        scratch.explain = self.explain;
         BatchNormalizer {
             n: self,
             out: NormalizedBatch::default(),
@@ -214,7 +228,7 @@ impl Normalizer {
             routes: Vec::new(),
             links: Vec::new(),
             service: None,
-            scratch: infer::Scratch::default(),
+            scratch,
             route_cache: RouteCache::default(),
             other_servers: Vec::new(),
         }
@@ -295,9 +309,9 @@ struct ServiceEntry {
 
 /// Collects one request's spans; evidence from children is joined to parents in the same
 /// request at [`BatchNormalizer::finish`], the rest is returned as orphan evidence.
-pub struct BatchNormalizer<'r> {
+pub struct BatchNormalizer<'r, 'a> {
     n: &'r Normalizer,
-    out: NormalizedBatch,
+    out: NormalizedBatch<'a>,
     meta: Vec<ObsMeta>,
     /// Evidence from non-server spans, keyed by their parent.
     evidence: Vec<(SpanRef, AuthEvidence)>,
@@ -313,8 +327,8 @@ pub struct BatchNormalizer<'r> {
     other_servers: Vec<SpanRef>,
 }
 
-impl BatchNormalizer<'_> {
-    pub fn push(&mut self, resource: &ResourceView<'_>, span: &SpanView<'_>) {
+impl<'a> BatchNormalizer<'_, 'a> {
+    pub fn push(&mut self, resource: &ResourceView<'_>, span: &SpanView<'a>) {
         self.out.spans += 1;
         let a = Attrs::of(span);
         let n = self.n;
@@ -333,6 +347,12 @@ impl BatchNormalizer<'_> {
             return;
         }
         if span.kind == SpanKind::Client {
+            // A database or broker call never has an HTTP server span as its child: keeping
+            // it for the caller join would only fill the join window.
+            if a.has(AttrKey::DataSystem) {
+                self.out.ignored.not_http += 1;
+                return;
+            }
             let service = self.service(resource);
             self.out.client_calls.push(ClientCall {
                 span: SpanRef {
@@ -340,7 +360,6 @@ impl BatchNormalizer<'_> {
                     span_id: span.span_id,
                 },
                 service,
-                peer: a.str(AttrKey::PeerService).map(str::to_owned),
                 time_unix_nano: span.start_unix_nano,
             });
             return;
@@ -373,7 +392,7 @@ impl BatchNormalizer<'_> {
         }
     }
 
-    fn push_server(&mut self, resource: &ResourceView<'_>, span: &SpanView<'_>, a: &Attrs<'_, '_>) {
+    fn push_server(&mut self, resource: &ResourceView<'_>, span: &SpanView<'a>, a: &Attrs<'_, 'a>) {
         let n = self.n;
         let me = SpanRef {
             trace_id: span.trace_id,
@@ -384,9 +403,8 @@ impl BatchNormalizer<'_> {
             self.other_servers.push(me);
             return;
         }
-        let path = conventions::path(a);
-        let (Some(method), Some(path)) = (conventions::method(a), path) else {
-            if path.is_some() || conventions::method(a).is_some() {
+        let (Some(method), Some(path)) = (conventions::method(a), conventions::path(a)) else {
+            if conventions::path(a).is_some() || conventions::method(a).is_some() {
                 self.out.ignored.incomplete += 1;
             } else {
                 self.out.ignored.not_http += 1;
@@ -403,11 +421,11 @@ impl BatchNormalizer<'_> {
             &mut self.scratch,
             &mut self.route_cache,
             conventions::route(a),
-            path,
+            &path,
             status,
         );
         if has_overrides {
-            if let Some((t, why)) = n.override_for(&service, path) {
+            if let Some((t, why)) = n.override_for(&service, &path) {
                 template = t;
                 source = TemplateSource::Inferred;
                 explanation = Some(why);
@@ -433,7 +451,7 @@ impl BatchNormalizer<'_> {
             evidence,
             time_unix_nano: span.start_unix_nano,
             path: example_path(path),
-            client: conventions::client(a).map(str::to_owned),
+            client: conventions::client(a),
             explanation,
         });
         self.meta.push(meta);
@@ -467,7 +485,7 @@ impl BatchNormalizer<'_> {
         full
     }
 
-    pub fn finish(mut self) -> NormalizedBatch {
+    pub fn finish(mut self) -> NormalizedBatch<'a> {
         let n = self.n;
         if !self.evidence.is_empty() || !self.routes.is_empty() {
             let index: IdMap<usize> = self
@@ -547,12 +565,14 @@ fn template_for(
                 b.push_raw(raw_segments(path));
                 let inf = b.finish();
                 if inf.template.has_params() {
-                    let why = format!(
-                        "http.route {} is a concrete path{}",
-                        r.template,
-                        suffix_why(&inf.explanation)
-                    );
-                    return (inf.template, TemplateSource::Inferred, Some(why), meta);
+                    let why = scratch.explain.then(|| {
+                        format!(
+                            "http.route {} is a concrete path{}",
+                            r.template,
+                            suffix_why(&inf.explanation)
+                        )
+                    });
+                    return (inf.template, TemplateSource::Inferred, why, meta);
                 }
             }
             // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
@@ -562,12 +582,14 @@ fn template_for(
         Some((r, RouteMatch::Prefix(k))) => {
             meta.prefix = k;
             let inf = infer_with_prefix(n, scratch, &r.template, path, k);
-            let why = format!(
-                "http.route {} covers only a prefix of the path{}",
-                r.template,
-                suffix_why(&inf.explanation)
-            );
-            return (inf.template, TemplateSource::Inferred, Some(why), meta);
+            let why = scratch.explain.then(|| {
+                format!(
+                    "http.route {} covers only a prefix of the path{}",
+                    r.template,
+                    suffix_why(&inf.explanation)
+                )
+            });
+            return (inf.template, TemplateSource::Inferred, why, meta);
         }
         Some((r, RouteMatch::No)) => Some(r),
         None => None,
@@ -576,12 +598,12 @@ fn template_for(
     b.push_raw(raw_segments(path));
     let inf = b.finish();
     let why = match mismatched {
-        Some(r) => Some(format!(
+        Some(r) if scratch.explain => Some(format!(
             "http.route {} does not match the path{}",
             r.template,
             suffix_why(&inf.explanation)
         )),
-        None => inf.explanation,
+        _ => inf.explanation,
     };
     (inf.template, TemplateSource::Inferred, why, meta)
 }
@@ -612,7 +634,7 @@ fn adopt_child_route(
     n: &Normalizer,
     scratch: &mut infer::Scratch,
     route: &str,
-    o: &mut Observation,
+    o: &mut Observation<'_>,
     m: &mut ObsMeta,
 ) {
     let Some(r) = Route::parse(route, &n.slashy) else {
@@ -626,18 +648,22 @@ fn adopt_child_route(
             m.route_ok = true;
             o.template = r.template;
             o.source = TemplateSource::Route;
-            o.explanation = Some("http.route of a child span".to_string());
+            o.explanation = scratch
+                .explain
+                .then(|| "http.route of a child span".to_string());
         }
         RouteMatch::Prefix(k) if k > m.prefix => {
             m.prefix = k;
             let inf = infer_with_prefix(n, scratch, &r.template, &o.path, k);
             o.template = inf.template;
             o.source = TemplateSource::Inferred;
-            o.explanation = Some(format!(
-                "http.route {} of a child span covers only a prefix of the path{}",
-                r.template,
-                suffix_why(&inf.explanation)
-            ));
+            o.explanation = scratch.explain.then(|| {
+                format!(
+                    "http.route {} of a child span covers only a prefix of the path{}",
+                    r.template,
+                    suffix_why(&inf.explanation)
+                )
+            });
         }
         _ => return,
     }
@@ -650,9 +676,9 @@ fn adopt_child_route(
 
 /// The path kept as an example for people: query already gone, matrix parameters
 /// (`;jsessionid=...`) removed because they carry session secrets.
-fn example_path(path: &str) -> String {
+fn example_path(path: Cow<'_, str>) -> Cow<'_, str> {
     if !path.contains(';') {
-        return path.to_owned();
+        return path;
     }
     let mut s = String::with_capacity(path.len());
     for (i, seg) in path.split('/').enumerate() {
@@ -661,7 +687,7 @@ fn example_path(path: &str) -> String {
         }
         s.push_str(route::strip_matrix(seg));
     }
-    s
+    Cow::Owned(s)
 }
 
 /// Finds the observation a child belongs to, climbing through intermediate spans of the

@@ -43,11 +43,15 @@ fn resource(name: &str) -> ResourceView<'static> {
     }
 }
 
-fn run(res: &ResourceView<'_>, spans: &[SpanView<'_>]) -> NormalizedBatch {
-    run_with(&Normalizer::default(), res, spans)
+fn run<'a>(res: &ResourceView<'_>, spans: &[SpanView<'a>]) -> NormalizedBatch<'a> {
+    run_with(&Normalizer::default().explaining(), res, spans)
 }
 
-fn run_with(n: &Normalizer, res: &ResourceView<'_>, spans: &[SpanView<'_>]) -> NormalizedBatch {
+fn run_with<'a>(
+    n: &Normalizer,
+    res: &ResourceView<'_>,
+    spans: &[SpanView<'a>],
+) -> NormalizedBatch<'a> {
     let mut b = n.batch();
     for sp in spans {
         b.push(res, sp);
@@ -55,7 +59,7 @@ fn run_with(n: &Normalizer, res: &ResourceView<'_>, spans: &[SpanView<'_>]) -> N
     b.finish()
 }
 
-fn only(b: &NormalizedBatch) -> &Observation {
+fn only<'b, 'a>(b: &'b NormalizedBatch<'a>) -> &'b Observation<'a> {
     assert_eq!(b.observations.len(), 1, "{b:#?}");
     &b.observations[0]
 }
@@ -461,7 +465,7 @@ fn rpc_client_and_unspecified_spans() {
         "GET",
         vec![
             (AttrKey::HttpMethod, s("GET")),
-            (AttrKey::PeerService, s("inventory")),
+            (AttrKey::UrlFull, s("http://inventory:8080/items/7")),
         ],
     );
     let unspecified_root = span(
@@ -498,7 +502,6 @@ fn rpc_client_and_unspecified_spans() {
     let o = only(&b);
     assert_eq!(o.template.as_str(), "/health");
     assert_eq!(b.client_calls.len(), 1);
-    assert_eq!(b.client_calls[0].peer.as_deref(), Some("inventory"));
     assert_eq!(&*b.client_calls[0].service, "svc");
     assert_eq!(b.ignored.not_http, 3);
 
@@ -519,6 +522,40 @@ fn rpc_client_and_unspecified_spans() {
     assert!(run_with(&strict, &resource("svc"), &[sp])
         .observations
         .is_empty());
+}
+
+#[test]
+fn database_and_broker_clients_are_not_callers() {
+    // Flask-SQLAlchemy and kafka-python instrumentation: CLIENT spans that no HTTP server
+    // span can be a child of, so they must not wait in the caller join.
+    let db = span(
+        2,
+        1,
+        SpanKind::Client,
+        "SELECT shop.orders",
+        vec![(AttrKey::DataSystem, s("postgresql"))],
+    );
+    let kafka = span(
+        3,
+        1,
+        SpanKind::Client,
+        "orders publish",
+        vec![(AttrKey::DataSystem, s("kafka"))],
+    );
+    let http = span(
+        4,
+        1,
+        SpanKind::Client,
+        "GET",
+        vec![
+            (AttrKey::RequestMethod, s("GET")),
+            (AttrKey::UrlFull, s("http://inventory:8080/items/7")),
+        ],
+    );
+    let b = run(&resource("shop"), &[db, kafka, http]);
+    assert_eq!(b.client_calls.len(), 1);
+    assert_eq!(b.client_calls[0].span.span_id, [4; 8]);
+    assert_eq!(b.ignored.not_http, 2);
 }
 
 #[test]
@@ -578,7 +615,6 @@ fn eval_generator_shapes_agree() {
             (AttrKey::RequestMethod, s("GET")),
             (AttrKey::UrlPath, s("/api/v3/pet/1234567")),
             (AttrKey::ResponseStatusCode, i(200)),
-            (AttrKey::PeerService, s("petstore.example.com")),
             (AttrKey::ClientAddress, s("203.0.113.9")),
             (AttrKey::UserAgent, s("curl/8.5.0")),
             (AttrKey::Identity, s("user-17")),
@@ -802,7 +838,6 @@ fn throughput() {
                 (AttrKey::RequestMethod, s("GET")),
                 (AttrKey::UrlPath, s(path)),
                 (AttrKey::ResponseStatusCode, i(200)),
-                (AttrKey::PeerService, s("petstore.example.com")),
                 (AttrKey::ClientAddress, s("203.0.113.7")),
                 (AttrKey::UserAgent, s("curl/8.5.0")),
             ],
@@ -915,7 +950,7 @@ mod props {
                     AttrKey::ExpressType,
                     AttrKey::RouterName,
                     AttrKey::RpcSystem,
-                    AttrKey::PeerService,
+                    AttrKey::DataSystem,
                 ];
                 let mut sp = span(id, parent, SpanKind::from_i32(kind), &name, vec![]);
                 sp.attrs = attrs.into_iter().map(|(k, v)| (keys[k], v)).collect();
