@@ -410,6 +410,54 @@ fn resource<'a>(mut r: Msg<'a>, view: &mut ResourceView<'a>) -> Result<(), Decod
     Ok(())
 }
 
+/// Tag bytes of the two fields every encoder writes for an attribute, in this order:
+/// `KeyValue.key` (1, length-delimited) and `KeyValue.value` (2, length-delimited); the same
+/// byte as the first opens `AnyValue.string_value`.
+const TAG_1_LEN: u8 = (1 << 3) | WT_LEN;
+const TAG_2_LEN: u8 = (2 << 3) | WT_LEN;
+const TAG_3_VARINT: u8 = 3 << 3;
+
+/// A one-byte length at `pos` and the end of the field it opens, if it stays inside `end`.
+#[inline(always)]
+fn short_len(data: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let len = *data.get(pos)?;
+    let stop = pos + 1 + len as usize;
+    (len < 0x80 && stop <= end).then_some(stop)
+}
+
+/// The common shape of a `KeyValue`, exactly `key` then `value` (or `key` alone), both with
+/// one-byte lengths: the key and the value's range without the general loop. `None` for
+/// anything else, which [`key_value`] then reads with full protobuf semantics (fields in
+/// any order, repeated fields, unknown fields). Skipping an unwanted attribute costs a few
+/// compares this way, and most attributes are unwanted.
+#[inline(always)]
+fn key_value_fast<'a>(kv: &Msg<'a>) -> Option<(&'a [u8], Option<Msg<'a>>)> {
+    let (data, end) = (kv.data, kv.end);
+    if *data.get(kv.pos)? != TAG_1_LEN {
+        return None;
+    }
+    let key_end = short_len(data, kv.pos + 1, end)?;
+    let key = &data[kv.pos + 2..key_end];
+    if key_end == end {
+        return Some((key, None));
+    }
+    if data[key_end] != TAG_2_LEN {
+        return None;
+    }
+    let value_end = short_len(data, key_end + 1, end)?;
+    if value_end != end {
+        return None;
+    }
+    Some((
+        key,
+        Some(Msg {
+            data,
+            pos: key_end + 2,
+            end,
+        }),
+    ))
+}
+
 /// Splits a `KeyValue` into its key and the still-unread `AnyValue`, wherever they sit.
 #[inline]
 fn key_value(mut kv: Msg<'_>) -> Result<(&[u8], Option<Msg<'_>>), DecodeError> {
@@ -431,7 +479,32 @@ fn key_value(mut kv: Msg<'_>) -> Result<(&[u8], Option<Msg<'_>>), DecodeError> {
 
 /// Reads an `AnyValue`: strings, booleans and integers are kept; every other type (and an
 /// empty value) is [`AttrValue::Present`].
-fn any_value(mut v: Msg<'_>) -> Result<AttrValue<'_>, DecodeError> {
+#[inline(always)]
+fn any_value(v: Msg<'_>) -> Result<AttrValue<'_>, DecodeError> {
+    // The common shapes, exactly one string with a one-byte length or one integer of up to
+    // 9 bits (status codes), read without the general loop.
+    let (data, pos, end) = (v.data, v.pos, v.end);
+    if pos + 2 <= end {
+        match data[pos] {
+            TAG_1_LEN => {
+                if short_len(data, pos + 1, end) == Some(end) {
+                    return Ok(AttrValue::Str(utf8(&data[pos + 2..end])));
+                }
+            }
+            TAG_3_VARINT if pos + 3 == end && data[pos + 1] >= 0x80 && data[pos + 2] < 0x80 => {
+                let n = u64::from(data[pos + 1] & 0x7f) | (u64::from(data[pos + 2]) << 7);
+                return Ok(AttrValue::Int(n as i64));
+            }
+            TAG_3_VARINT if pos + 2 == end && data[pos + 1] < 0x80 => {
+                return Ok(AttrValue::Int(i64::from(data[pos + 1])));
+            }
+            _ => {}
+        }
+    }
+    any_value_general(v)
+}
+
+fn any_value_general(mut v: Msg<'_>) -> Result<AttrValue<'_>, DecodeError> {
     let mut out = AttrValue::Present;
     while v.more() {
         let (number, wt) = v.tag(F_ANY_VALUE)?;
@@ -491,7 +564,10 @@ fn decode_span<'a>(
             9 => {
                 s.expect(wt, WT_LEN, F_KEY_VALUE)?;
                 let kv = s.len_delimited(F_KEY_VALUE)?;
-                let (key, value) = key_value(kv)?;
+                let (key, value) = match key_value_fast(&kv) {
+                    Some(split) => split,
+                    None => key_value(kv)?,
+                };
                 let Some(attr) = keys.lookup(key) else {
                     continue;
                 };
