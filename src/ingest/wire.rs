@@ -486,10 +486,8 @@ fn any_value(v: Msg<'_>) -> Result<AttrValue<'_>, DecodeError> {
     let (data, pos, end) = (v.data, v.pos, v.end);
     if pos + 2 <= end {
         match data[pos] {
-            TAG_1_LEN => {
-                if short_len(data, pos + 1, end) == Some(end) {
-                    return Ok(AttrValue::Str(utf8(&data[pos + 2..end])));
-                }
+            TAG_1_LEN if short_len(data, pos + 1, end) == Some(end) => {
+                return Ok(AttrValue::Str(utf8(&data[pos + 2..end])));
             }
             TAG_3_VARINT if pos + 3 == end && data[pos + 1] >= 0x80 && data[pos + 2] < 0x80 => {
                 let n = u64::from(data[pos + 1] & 0x7f) | (u64::from(data[pos + 2]) << 7);
