@@ -450,8 +450,6 @@ pub enum AttrKey {
     ClientAddress,
     /// `net.sock.peer.addr`, `network.peer.address`, `net.peer.ip` (old and transport-level).
     PeerAddress,
-    /// `user_agent.original`, `http.user_agent`.
-    UserAgent,
     /// `enduser.id`, `user.id` and configured identity attributes.
     Identity,
     /// `http.request.header.authorization`, `...x-api-key` and configured credential headers:
@@ -471,7 +469,7 @@ pub enum AttrKey {
 }
 
 impl AttrKey {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 18;
 }
 
 /// Maps raw attribute keys to the [`AttrKey`]s `normalize` reads: the conventions' own
@@ -510,42 +508,71 @@ impl AttrKeys {
     }
 
     pub fn lookup(&self, key: &[u8]) -> Option<AttrKey> {
-        let k = match key {
-            b"http.request.method" => AttrKey::RequestMethod,
-            b"http.method" => AttrKey::HttpMethod,
-            b"url.path" => AttrKey::UrlPath,
-            b"http.target" => AttrKey::HttpTarget,
-            b"url.full" => AttrKey::UrlFull,
-            b"http.url" => AttrKey::HttpUrl,
-            b"http.response.status_code" => AttrKey::ResponseStatusCode,
-            b"http.status_code" => AttrKey::HttpStatusCode,
-            b"http.route" => AttrKey::HttpRoute,
-            b"client.address" => AttrKey::ClientAddress,
-            b"net.sock.peer.addr" | b"network.peer.address" | b"net.peer.ip" => {
-                AttrKey::PeerAddress
+        use AttrKey::*;
+        // By length first: one integer compare rejects most keys, and at most three byte
+        // comparisons follow, instead of one comparison per known key.
+        let k = match key.len() {
+            7 if key == b"user.id" => Identity,
+            8 => match key {
+                b"url.path" => UrlPath,
+                b"url.full" => UrlFull,
+                b"http.url" => HttpUrl,
+                _ => return self.extra(key),
+            },
+            9 if key == b"db.system" => DataSystem,
+            10 => match key {
+                b"http.route" => HttpRoute,
+                b"enduser.id" => Identity,
+                b"rpc.system" => RpcSystem,
+                _ => return self.extra(key),
+            },
+            11 => match key {
+                b"http.method" => HttpMethod,
+                b"http.target" => HttpTarget,
+                b"net.peer.ip" => PeerAddress,
+                b"router.name" => RouterName,
+                _ => return self.extra(key),
+            },
+            12 => match key {
+                b"express.name" => ExpressName,
+                b"express.type" => ExpressType,
+                _ => return self.extra(key),
+            },
+            14 => match key {
+                b"client.address" => ClientAddress,
+                b"db.system.name" => DataSystem,
+                _ => return self.extra(key),
+            },
+            16 => match key {
+                b"http.status_code" => HttpStatusCode,
+                b"messaging.system" => DataSystem,
+                _ => return self.extra(key),
+            },
+            18 if key == b"net.sock.peer.addr" => PeerAddress,
+            19 if key == b"http.request.method" => RequestMethod,
+            20 if key == b"network.peer.address" => PeerAddress,
+            25 if key == b"http.response.status_code" => ResponseStatusCode,
+            29 if key == b"http.request.header.x-api-key"
+                || key == b"http.request.header.x_api_key" =>
+            {
+                Credential
             }
-            b"user_agent.original" | b"http.user_agent" => AttrKey::UserAgent,
-            b"enduser.id" | b"user.id" => AttrKey::Identity,
-            b"http.request.header.authorization"
-            | b"http.request.header.x-api-key"
-            | b"http.request.header.x_api_key"
-            | b"http.request.header.proxy-authorization" => AttrKey::Credential,
-            b"express.name" => AttrKey::ExpressName,
-            b"express.type" => AttrKey::ExpressType,
-            b"router.name" => AttrKey::RouterName,
-            b"rpc.system" => AttrKey::RpcSystem,
-            b"db.system" | b"db.system.name" | b"messaging.system" => AttrKey::DataSystem,
-            _ => {
-                if self.extra_identity.iter().any(|k| &**k == key) {
-                    return Some(AttrKey::Identity);
-                }
-                if self.extra_credential.iter().any(|k| &**k == key) {
-                    return Some(AttrKey::Credential);
-                }
-                return None;
-            }
+            33 if key == b"http.request.header.authorization" => Credential,
+            39 if key == b"http.request.header.proxy-authorization" => Credential,
+            _ => return self.extra(key),
         };
         Some(k)
+    }
+
+    /// Configured identity attributes and credential headers.
+    fn extra(&self, key: &[u8]) -> Option<AttrKey> {
+        if self.extra_identity.iter().any(|k| &**k == key) {
+            return Some(AttrKey::Identity);
+        }
+        if self.extra_credential.iter().any(|k| &**k == key) {
+            return Some(AttrKey::Credential);
+        }
+        None
     }
 }
 
@@ -593,6 +620,8 @@ pub struct SpanView<'a> {
     pub span_id: [u8; 8],
     /// All zero when the span is a root.
     pub parent_span_id: [u8; 8],
+    /// The span name, for spans whose name `normalize` reads ([`SpanView::name_is_read`]);
+    /// the protobuf walker leaves it empty for the others rather than validate it.
     pub name: Cow<'a, str>,
     pub kind: SpanKind,
     pub start_unix_nano: u64,
@@ -607,6 +636,14 @@ impl<'a> SpanView<'a> {
 
     pub fn has_parent(&self) -> bool {
         self.parent_span_id != [0; 8]
+    }
+
+    /// Whether `normalize` looks at this span's name: in-process spans (INTERNAL, and
+    /// UNSPECIFIED from instrumentations that never set a kind), where auth middleware
+    /// shows up by name. Server spans are known by their attributes, client spans are
+    /// never this request's authentication.
+    pub fn name_is_read(&self) -> bool {
+        matches!(self.kind, SpanKind::Internal | SpanKind::Unspecified)
     }
 
     /// Clears the span for reuse, keeping the attribute vector's allocation.
@@ -907,6 +944,58 @@ mod tests {
         assert_eq!(keys.lookup(b"db.system"), Some(AttrKey::DataSystem));
         assert_eq!(keys.lookup(b"db.statement"), None);
         assert_eq!(AttrKeys::default().lookup(b"app.user_id"), None);
+    }
+
+    #[test]
+    fn every_known_attribute_key_is_found_and_near_misses_are_not() {
+        use AttrKey::*;
+        let keys = AttrKeys::with_extra(["app.user_id"], ["X-Auth-Token"]);
+        for (raw, want) in [
+            ("http.request.method", RequestMethod),
+            ("http.method", HttpMethod),
+            ("url.path", UrlPath),
+            ("http.target", HttpTarget),
+            ("url.full", UrlFull),
+            ("http.url", HttpUrl),
+            ("http.response.status_code", ResponseStatusCode),
+            ("http.status_code", HttpStatusCode),
+            ("http.route", HttpRoute),
+            ("client.address", ClientAddress),
+            ("net.sock.peer.addr", PeerAddress),
+            ("network.peer.address", PeerAddress),
+            ("net.peer.ip", PeerAddress),
+            ("enduser.id", Identity),
+            ("user.id", Identity),
+            ("app.user_id", Identity),
+            ("http.request.header.authorization", Credential),
+            ("http.request.header.x-api-key", Credential),
+            ("http.request.header.x_api_key", Credential),
+            ("http.request.header.proxy-authorization", Credential),
+            ("http.request.header.x-auth-token", Credential),
+            ("express.name", ExpressName),
+            ("express.type", ExpressType),
+            ("router.name", RouterName),
+            ("rpc.system", RpcSystem),
+            ("db.system", DataSystem),
+            ("db.system.name", DataSystem),
+            ("messaging.system", DataSystem),
+        ] {
+            assert_eq!(keys.lookup(raw.as_bytes()), Some(want), "{raw}");
+            // Same length, one byte off: not the key.
+            let mut near = raw.as_bytes().to_vec();
+            let last = near.len() - 1;
+            near[last] ^= 0x20;
+            assert_eq!(keys.lookup(&near), None, "{raw} altered");
+        }
+        for unknown in [
+            "",
+            "url",
+            "user_agent.original",
+            "server.address",
+            "db.statement",
+        ] {
+            assert_eq!(keys.lookup(unknown.as_bytes()), None, "{unknown}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::conventions::{self, Attrs};
-use crate::model::{AttrKey, AuthEvidence, SpanKind, SpanView};
+use crate::model::{AttrKey, AuthEvidence, SpanView};
 
 /// Configurable auth-evidence patterns (`[normalize.auth]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,8 +170,7 @@ impl AuthMatcher {
         }
         // Middleware runs in-process; a CLIENT span named `SELECT sessions` or a call to
         // `GET /oauth/token` elsewhere is not this request's authentication.
-        matches!(span.kind, SpanKind::Internal | SpanKind::Unspecified)
-            && self.name_matches(&span.name)
+        span.name_is_read() && self.name_matches(&span.name)
     }
 
     /// Whether a span or middleware name looks like authentication. Text from the first `/`
@@ -245,7 +244,7 @@ fn matches_at(b: &[u8], i: usize, pat: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::AttrValue;
+    use crate::model::{AttrValue, SpanKind};
     use std::borrow::Cow;
 
     fn m() -> AuthMatcher {

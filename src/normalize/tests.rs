@@ -70,7 +70,6 @@ fn flask_old(id: u8, route: Option<&str>, target: &str, status: i64) -> SpanView
         (AttrKey::HttpMethod, s("GET")),
         (AttrKey::HttpTarget, s(target)),
         (AttrKey::PeerAddress, s("127.0.0.1")),
-        (AttrKey::UserAgent, s("python-requests/2.32.3")),
         (AttrKey::HttpStatusCode, i(status)),
     ];
     if let Some(r) = route {
@@ -616,7 +615,6 @@ fn eval_generator_shapes_agree() {
             (AttrKey::UrlPath, s("/api/v3/pet/1234567")),
             (AttrKey::ResponseStatusCode, i(200)),
             (AttrKey::ClientAddress, s("203.0.113.9")),
-            (AttrKey::UserAgent, s("curl/8.5.0")),
             (AttrKey::Identity, s("user-17")),
         ];
         if let Some(r) = route {
@@ -839,14 +837,12 @@ fn throughput() {
                 (AttrKey::UrlPath, s(path)),
                 (AttrKey::ResponseStatusCode, i(200)),
                 (AttrKey::ClientAddress, s("203.0.113.7")),
-                (AttrKey::UserAgent, s("curl/8.5.0")),
             ],
             5..=8 => vec![
                 (AttrKey::HttpMethod, s("GET")),
                 (AttrKey::HttpTarget, s(&format!("{path}?page=2"))),
                 (AttrKey::HttpStatusCode, i(200)),
                 (AttrKey::PeerAddress, s("198.51.100.3")),
-                (AttrKey::UserAgent, s("okhttp/4.12")),
             ],
             _ => vec![
                 (AttrKey::HttpMethod, s("GET")),
@@ -943,7 +939,6 @@ mod props {
                     AttrKey::HttpRoute,
                     AttrKey::ClientAddress,
                     AttrKey::PeerAddress,
-                    AttrKey::UserAgent,
                     AttrKey::Identity,
                     AttrKey::Credential,
                     AttrKey::ExpressName,
