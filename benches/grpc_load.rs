@@ -16,11 +16,11 @@ use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 struct Scenario {
     name: &'static str,
@@ -411,7 +411,12 @@ fn proc_cpu(pid: u32) -> f64 {
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) / hz
@@ -502,7 +507,8 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
                     let idx = k % pool.len();
                     loop {
                         client.ready().await.expect("channel ready");
-                        let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT_PATH);
+                        let path =
+                            tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT_PATH);
                         let sent = client
                             .unary(tonic::Request::new(pool[idx].clone()), path, PreEncoded)
                             .await;

@@ -533,6 +533,35 @@ fn any_value_general(mut v: Msg<'_>) -> Result<AttrValue<'_>, DecodeError> {
     Ok(out)
 }
 
+/// The tag of `Span.attributes` (field 9, length-delimited), one byte on the wire.
+const TAG_9_LEN: u8 = (9 << 3) | WT_LEN;
+
+/// Reads one `Span.attributes` entry (its tag already consumed) and keeps it when
+/// `normalize` reads that key.
+#[inline(always)]
+fn attribute<'a>(
+    s: &mut Msg<'a>,
+    keys: &AttrKeys,
+    span: &mut SpanView<'a>,
+) -> Result<(), DecodeError> {
+    let kv = s.len_delimited(F_KEY_VALUE)?;
+    let (key, value) = match key_value_fast(&kv) {
+        Some(split) => split,
+        None => key_value(kv)?,
+    };
+    let Some(attr) = keys.lookup(key) else {
+        return Ok(());
+    };
+    let value = match value {
+        // A credential's value is never looked at, only its presence.
+        _ if attr == AttrKey::Credential => AttrValue::Present,
+        Some(v) => any_value(v)?,
+        None => AttrValue::Present,
+    };
+    span.attrs.push((attr, value));
+    Ok(())
+}
+
 fn decode_span<'a>(
     mut s: Msg<'a>,
     keys: &AttrKeys,
@@ -567,21 +596,16 @@ fn decode_span<'a>(
             8 => span.end_unix_nano = s.fixed64(wt, F_END)?,
             9 => {
                 s.expect(wt, WT_LEN, F_KEY_VALUE)?;
-                let kv = s.len_delimited(F_KEY_VALUE)?;
-                let (key, value) = match key_value_fast(&kv) {
-                    Some(split) => split,
-                    None => key_value(kv)?,
-                };
-                let Some(attr) = keys.lookup(key) else {
-                    continue;
-                };
-                let value = match value {
-                    // A credential's value is never looked at, only its presence.
-                    _ if attr == AttrKey::Credential => AttrValue::Present,
-                    Some(v) => any_value(v)?,
-                    None => AttrValue::Present,
-                };
-                span.attrs.push((attr, value));
+                loop {
+                    attribute(&mut s, keys, span)?;
+                    // Attributes are written one after another: read the next one here
+                    // instead of going back through the dispatch on field numbers.
+                    if s.more() && s.data[s.pos] == TAG_9_LEN {
+                        s.pos += 1;
+                    } else {
+                        break;
+                    }
+                }
             }
             _ => s.skip(number, wt, F_SPAN)?,
         }

@@ -85,14 +85,15 @@ impl Default for AuthRules {
 pub(crate) struct AuthMatcher {
     patterns: Vec<Box<[u8]>>,
     exclusions: Vec<Box<str>>,
-    /// First bytes of all patterns, so most word starts are rejected with one lookup.
-    first: [bool; 256],
+    /// For each byte, the patterns starting with it (either case): a word start is compared
+    /// with those few patterns only, most with none.
+    by_first: [Vec<u8>; 256],
     rejected: Vec<u16>,
 }
 
 impl AuthMatcher {
     pub(crate) fn new(rules: &AuthRules) -> Self {
-        let mut first = [false; 256];
+        let mut by_first: [Vec<u8>; 256] = std::array::from_fn(|_| Vec::new());
         let patterns: Vec<Box<[u8]>> = rules
             .span_patterns
             .iter()
@@ -104,10 +105,14 @@ impl AuthMatcher {
                     .into_boxed_slice()
             })
             .filter(|p| !p.is_empty())
+            // Indexed by u8 below; nobody configures hundreds of patterns.
+            .take(256)
             .collect();
-        for p in &patterns {
-            first[p[0] as usize] = true;
-            first[p[0].to_ascii_uppercase() as usize] = true;
+        for (i, p) in patterns.iter().enumerate() {
+            by_first[p[0] as usize].push(i as u8);
+            if p[0].is_ascii_lowercase() {
+                by_first[p[0].to_ascii_uppercase() as usize].push(i as u8);
+            }
         }
         AuthMatcher {
             patterns,
@@ -116,7 +121,7 @@ impl AuthMatcher {
                 .iter()
                 .map(|e| e.to_ascii_lowercase().into_boxed_str())
                 .collect(),
-            first,
+            by_first,
             rejected: rules.rejected_statuses.clone(),
         }
     }
@@ -181,10 +186,15 @@ impl AuthMatcher {
         let b = &b[..end];
         for i in 0..b.len() {
             // Only alphanumerics are in the table: one lookup rejects most positions.
-            if !self.first[b[i] as usize] || !word_start(b, i) {
+            let candidates = &self.by_first[b[i] as usize];
+            if candidates.is_empty() || !word_start(b, i) {
                 continue;
             }
-            if self.patterns.iter().any(|p| matches_at(b, i, p)) && !self.excluded(b, i) {
+            if candidates
+                .iter()
+                .any(|&p| matches_at(b, i, &self.patterns[p as usize]))
+                && !self.excluded(b, i)
+            {
                 return true;
             }
         }

@@ -138,6 +138,11 @@ pub(crate) fn route<'s>(a: &Attrs<'s, '_>) -> Option<&'s str> {
     a.str(AttrKey::HttpRoute)
 }
 
+/// [`route`], borrowed from the payload.
+pub(crate) fn route_cow<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
+    a.first_cow(&[AttrKey::HttpRoute])
+}
+
 /// `client.address` (the original client, behind proxies), else the transport peer.
 pub(crate) fn client<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
     a.first_cow(&[AttrKey::ClientAddress, AttrKey::PeerAddress])

@@ -321,7 +321,7 @@ pub struct BatchNormalizer<'r, 'a> {
     links: Vec<(SpanRef, [u8; 8])>,
     service: Option<ServiceEntry>,
     scratch: infer::Scratch,
-    route_cache: RouteCache,
+    route_cache: RouteCache<'a>,
     /// Server spans of this batch that are not HTTP observations (RPC, incomplete): their
     /// children's evidence has nowhere to go and must not wait as orphans.
     other_servers: Vec<SpanRef>,
@@ -416,14 +416,18 @@ impl<'a> BatchNormalizer<'_, 'a> {
         let service = self.service(resource);
         let has_overrides = self.service.as_ref().is_some_and(|s| s.has_overrides);
 
-        let (mut template, mut source, mut explanation, meta) = template_for(
-            n,
-            &mut self.scratch,
-            &mut self.route_cache,
-            conventions::route(a),
-            &path,
-            status,
-        );
+        let route_text = conventions::route_cow(a);
+        let uncached;
+        let route = match &route_text {
+            Some(Cow::Borrowed(r)) => self.route_cache.parse(r, &n.slashy),
+            Some(Cow::Owned(r)) => {
+                uncached = Route::parse(r, &n.slashy);
+                uncached.as_ref()
+            }
+            None => None,
+        };
+        let (mut template, mut source, mut explanation, meta) =
+            template_for(n, &mut self.scratch, route, &path, status);
         if has_overrides {
             if let Some((t, why)) = n.override_for(&service, &path) {
                 template = t;
@@ -542,8 +546,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
 fn template_for(
     n: &Normalizer,
     scratch: &mut infer::Scratch,
-    routes: &mut RouteCache,
-    route: Option<&str>,
+    route: Option<&Route>,
     path: &str,
     status: Option<u16>,
 ) -> (PathTemplate, TemplateSource, Option<String>, ObsMeta) {
@@ -551,10 +554,7 @@ fn template_for(
         route_ok: false,
         prefix: 0,
     };
-    let checked = route.and_then(|r| routes.parse(r, &n.slashy)).map(|r| {
-        let m = r.match_path(path);
-        (r, m)
-    });
+    let checked = route.map(|r| (r, r.match_path(path)));
     let mismatched = match checked {
         Some((r, RouteMatch::Full)) => {
             // Some instrumentations put the concrete path in http.route. A route without
@@ -577,7 +577,7 @@ fn template_for(
             }
             // A 404 on a pure catch-all (`*`, `/:slug`) is a not-found handler, not a route.
             meta.route_ok = status != Some(404) || r.specificity().1 > 0;
-            return (r.template, TemplateSource::Route, None, meta);
+            return (r.template.clone(), TemplateSource::Route, None, meta);
         }
         Some((r, RouteMatch::Prefix(k))) => {
             meta.prefix = k;
@@ -723,26 +723,29 @@ fn resolve(
 /// (orphans are sorted).
 type IdMap<V> = HashMap<SpanRef, V, foldhash::fast::RandomState>;
 
-/// Parsed `http.route` values of one batch: a batch holds many spans of few routes, and
-/// parsing a route costs more than looking it up. Bounded, so a batch of unique routes
-/// costs no more than parsing each.
+/// Parsed `http.route` values of one batch, keyed by the text in the payload: a batch
+/// holds many spans of few routes, and parsing a route costs more than looking it up.
+/// Bounded, so a batch of unique routes costs no more than parsing each.
 #[derive(Default)]
-struct RouteCache {
-    map: HashMap<Box<str>, Option<Route>, foldhash::fast::RandomState>,
+struct RouteCache<'a> {
+    map: HashMap<&'a str, Option<Route>, foldhash::fast::RandomState>,
+    /// The last route parsed while the map was full.
+    spare: Option<Route>,
 }
 
-impl RouteCache {
+impl<'a> RouteCache<'a> {
     const MAX: usize = 256;
 
-    fn parse(&mut self, raw: &str, slashy: &[Box<str>]) -> Option<Route> {
-        if let Some(r) = self.map.get(raw) {
-            return r.clone();
+    fn parse(&mut self, raw: &'a str, slashy: &[Box<str>]) -> Option<&Route> {
+        if self.map.len() < Self::MAX || self.map.contains_key(raw) {
+            return self
+                .map
+                .entry(raw)
+                .or_insert_with(|| Route::parse(raw, slashy))
+                .as_ref();
         }
-        let r = Route::parse(raw, slashy);
-        if self.map.len() < Self::MAX {
-            self.map.insert(raw.into(), r.clone());
-        }
-        r
+        self.spare = Route::parse(raw, slashy);
+        self.spare.as_ref()
     }
 }
 

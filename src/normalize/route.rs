@@ -21,6 +21,43 @@ pub struct Route {
     optional: u64,
     /// Bit `i`: segment `i` may span several path segments (`*`, `<path:p>`, `{*rest}`).
     multi: u64,
+    /// The template's segments, classified once: a route is parsed once per batch but
+    /// matched once per span.
+    segs: Box<[SegRef]>,
+}
+
+/// Where a [`Segment`] of the template sits in its text, and which kind it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SegRef {
+    start: u32,
+    end: u32,
+    kind: SegKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SegKind {
+    Literal,
+    Param,
+    Mixed,
+}
+
+fn seg_refs(t: &PathTemplate) -> Box<[SegRef]> {
+    let base = t.as_str().as_ptr() as usize;
+    t.segments()
+        .map(|s| {
+            let (text, kind) = match s {
+                Segment::Literal(x) => (x, SegKind::Literal),
+                Segment::Param(x) => (x, SegKind::Param),
+                Segment::Mixed(x) => (x, SegKind::Mixed),
+            };
+            let start = (text.as_ptr() as usize - base) as u32;
+            SegRef {
+                start,
+                end: start + text.len() as u32,
+                kind,
+            }
+        })
+        .collect()
 }
 
 /// How a route relates to a concrete path.
@@ -92,35 +129,46 @@ impl Route {
             PathTemplate::parse(&out)
         };
         Some(Route {
+            segs: seg_refs(&template),
             template,
             optional,
             multi,
         })
     }
 
+    fn segment(&self, r: SegRef) -> Segment<'_> {
+        let text = &self.template.as_str()[r.start as usize..r.end as usize];
+        match r.kind {
+            SegKind::Literal => Segment::Literal(text),
+            SegKind::Param => Segment::Param(text),
+            SegKind::Mixed => Segment::Mixed(text),
+        }
+    }
+
     /// (segments, literal segments): the more of each, the more specific the route.
     pub fn specificity(&self) -> (usize, usize) {
-        let mut n = 0;
-        let mut lit = 0;
-        for s in self.template.segments() {
-            n += 1;
-            lit += s.is_literal() as usize;
-        }
-        (n, lit)
+        let lit = self
+            .segs
+            .iter()
+            .filter(|s| s.kind == SegKind::Literal)
+            .count();
+        (self.segs.len(), lit)
     }
 
     /// Checks the route against a concrete path (raw, query already stripped). Literals
     /// compare percent-decoded and ASCII case-insensitively (Express and Spring match paths
     /// case-insensitively by default).
     pub fn match_path(&self, path: &str) -> RouteMatch {
+        if self.segs.len() > MAX_SEGMENTS {
+            return RouteMatch::No;
+        }
+        if self.optional == 0 && self.multi == 0 {
+            return self.match_plain(path);
+        }
         let mut t: [Segment<'_>; MAX_SEGMENTS] = [Segment::Literal(""); MAX_SEGMENTS];
-        let mut tn = 0;
-        for s in self.template.segments() {
-            if tn == MAX_SEGMENTS {
-                return RouteMatch::No;
-            }
-            t[tn] = s;
-            tn += 1;
+        let tn = self.segs.len();
+        for (slot, r) in t.iter_mut().zip(self.segs.iter()) {
+            *slot = self.segment(*r);
         }
         let mut p: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
         let mut pn = 0;
@@ -132,20 +180,6 @@ impl Route {
             pn += 1;
         }
         let (t, p) = (&t[..tn], &p[..pn]);
-        if self.optional == 0 && self.multi == 0 {
-            // The common case: one template segment per path segment.
-            let n = tn.min(pn);
-            if !(0..n).all(|i| segment_matches(t[i], p[i])) {
-                return RouteMatch::No;
-            }
-            return if tn == pn {
-                RouteMatch::Full
-            } else if tn < pn && tn > 0 {
-                RouteMatch::Prefix(tn)
-            } else {
-                RouteMatch::No
-            };
-        }
         // reach[ti][pi]: the first ti template segments can consume the first pi path segments.
         let w = pn + 1;
         let mut reach = vec![false; (tn + 1) * w];
@@ -178,6 +212,29 @@ impl Route {
             }
         }
         RouteMatch::No
+    }
+
+    /// The common case, one template segment per path segment, walked without copying
+    /// either side into arrays.
+    fn match_plain(&self, path: &str) -> RouteMatch {
+        let mut raw = raw_segments(path);
+        for r in self.segs.iter() {
+            match raw.next() {
+                Some(p) if segment_matches(self.segment(*r), p) => {}
+                _ => return RouteMatch::No,
+            }
+        }
+        let tn = self.segs.len();
+        let pn = tn + raw.take(MAX_SEGMENTS + 1 - tn).count();
+        if pn > MAX_SEGMENTS {
+            RouteMatch::No
+        } else if pn == tn {
+            RouteMatch::Full
+        } else if tn > 0 {
+            RouteMatch::Prefix(tn)
+        } else {
+            RouteMatch::No
+        }
     }
 }
 
