@@ -85,7 +85,12 @@ impl Recorder {
             }
             kept.push(Seen {
                 service: r.service_name.as_ref().map(|c| c.to_string()),
-                name: s.name.to_string(),
+                // Decoders differ on names nobody reads (the protobuf walker skips them).
+                name: if s.name_is_read() {
+                    s.name.to_string()
+                } else {
+                    String::new()
+                },
                 kind: s.kind,
                 trace_id: s.trace_id,
                 method: s
