@@ -136,9 +136,14 @@ impl AuthMatcher {
     }
 
     /// Evidence a non-server span gives about the request it belongs to.
-    pub(crate) fn child_evidence(&self, span: &SpanView<'_>, a: &Attrs<'_, '_>) -> AuthEvidence {
+    pub(crate) fn child_evidence(
+        &self,
+        span: &SpanView<'_>,
+        a: &Attrs<'_, '_>,
+        memo: &mut NameMemo,
+    ) -> AuthEvidence {
         let mut ev = self.attr_evidence(a);
-        if self.child_is_auth_middleware(span, a) {
+        if self.child_is_auth_middleware(span, a, memo) {
             ev |= AuthEvidence::MIDDLEWARE;
         }
         ev
@@ -155,10 +160,15 @@ impl AuthMatcher {
         ev
     }
 
-    fn child_is_auth_middleware(&self, span: &SpanView<'_>, a: &Attrs<'_, '_>) -> bool {
+    fn child_is_auth_middleware(
+        &self,
+        span: &SpanView<'_>,
+        a: &Attrs<'_, '_>,
+        memo: &mut NameMemo,
+    ) -> bool {
         // Express 5 route-level middleware: `request handler - /route` with router.name.
         if let Some(r) = a.str(AttrKey::RouterName) {
-            if self.name_matches(r) {
+            if memo.matches(self, r) {
                 return true;
             }
         }
@@ -168,14 +178,14 @@ impl AuthMatcher {
             Some("router") | Some("request_handler") => return false,
             Some("middleware") => {
                 if let Some(n) = a.str(AttrKey::ExpressName) {
-                    return self.name_matches(n);
+                    return memo.matches(self, n);
                 }
             }
             _ => {}
         }
         // Middleware runs in-process; a CLIENT span named `SELECT sessions` or a call to
         // `GET /oauth/token` elsewhere is not this request's authentication.
-        span.name_is_read() && self.name_matches(&span.name)
+        span.name_is_read() && memo.matches(self, &span.name)
     }
 
     /// Whether a span or middleware name looks like authentication. Text from the first `/`
@@ -210,6 +220,28 @@ impl AuthMatcher {
         self.exclusions
             .iter()
             .any(|e| e.as_bytes().eq_ignore_ascii_case(word))
+    }
+}
+
+/// Names already matched in this batch: every request through the same middleware has a
+/// child span of the same name, so most lookups are a short comparison.
+#[derive(Debug, Default)]
+pub(crate) struct NameMemo {
+    seen: Vec<(Box<str>, bool)>,
+}
+
+impl NameMemo {
+    const MAX: usize = 16;
+
+    fn matches(&mut self, m: &AuthMatcher, name: &str) -> bool {
+        if let Some((_, hit)) = self.seen.iter().find(|(n, _)| &**n == name) {
+            return *hit;
+        }
+        let hit = m.name_matches(name);
+        if self.seen.len() < Self::MAX {
+            self.seen.push((name.into(), hit));
+        }
+        hit
     }
 }
 
@@ -279,7 +311,7 @@ mod tests {
     }
 
     fn ev(sp: &SpanView<'_>) -> AuthEvidence {
-        m().child_evidence(sp, &Attrs::of(sp))
+        m().child_evidence(sp, &Attrs::of(sp), &mut NameMemo::default())
     }
 
     #[test]

@@ -172,7 +172,13 @@ pub struct Normalizer {
     auth: auth::AuthMatcher,
     slashy: Vec<Box<str>>,
     overrides: Vec<CompiledOverride>,
+    /// Routes parsed by earlier batches, shared by every receiver task: a service's few
+    /// routes arrive in every export, and parsing one costs more than a lock.
+    routes: Arc<SharedRoutes>,
 }
+
+type SharedRoutes =
+    std::sync::Mutex<HashMap<Box<str>, Option<Arc<Route>>, foldhash::fast::RandomState>>;
 
 impl Default for Normalizer {
     fn default() -> Self {
@@ -206,7 +212,28 @@ impl Normalizer {
             slashy,
             overrides,
             rules,
+            routes: Arc::default(),
         }
+    }
+
+    /// A parsed route from the shared cache, parsing and remembering it on a miss. The cache
+    /// is bounded: when full it starts over, so unique routes cost one parse each.
+    fn shared_route(&self, raw: &str) -> Option<Arc<Route>> {
+        const MAX: usize = 4096;
+        let mut map = match self.routes.lock() {
+            Ok(m) => m,
+            // A panic elsewhere cannot leave a half-parsed route here; keep going.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(r) = map.get(raw) {
+            return r.clone();
+        }
+        let r = Route::parse(raw, &self.slashy).map(Arc::new);
+        if map.len() >= MAX {
+            map.clear();
+        }
+        map.insert(raw.into(), r.clone());
+        r
     }
 
     /// Observations will say why their template has its parameters. Off by default: it
@@ -230,6 +257,7 @@ impl Normalizer {
             service: None,
             scratch,
             route_cache: RouteCache::default(),
+            auth_names: auth::NameMemo::default(),
             other_servers: Vec::new(),
         }
     }
@@ -322,6 +350,7 @@ pub struct BatchNormalizer<'r, 'a> {
     service: Option<ServiceEntry>,
     scratch: infer::Scratch,
     route_cache: RouteCache<'a>,
+    auth_names: auth::NameMemo,
     /// Server spans of this batch that are not HTTP observations (RPC, incomplete): their
     /// children's evidence has nowhere to go and must not wait as orphans.
     other_servers: Vec<SpanRef>,
@@ -379,7 +408,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
             },
             span.parent_span_id,
         ));
-        let ev = n.auth.child_evidence(span, &a);
+        let ev = n.auth.child_evidence(span, &a, &mut self.auth_names);
         let route = conventions::route(&a);
         if !ev.is_empty() {
             self.evidence.push((parent, ev));
@@ -419,7 +448,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
         let route_text = conventions::route_cow(a);
         let uncached;
         let route = match &route_text {
-            Some(Cow::Borrowed(r)) => self.route_cache.parse(r, &n.slashy),
+            Some(Cow::Borrowed(r)) => self.route_cache.parse(r, n),
             Some(Cow::Owned(r)) => {
                 uncached = Route::parse(r, &n.slashy);
                 uncached.as_ref()
@@ -723,29 +752,29 @@ fn resolve(
 /// (orphans are sorted).
 type IdMap<V> = HashMap<SpanRef, V, foldhash::fast::RandomState>;
 
-/// Parsed `http.route` values of one batch, keyed by the text in the payload: a batch
-/// holds many spans of few routes, and parsing a route costs more than looking it up.
-/// Bounded, so a batch of unique routes costs no more than parsing each.
+/// Parsed `http.route` values of one batch, keyed by the text in the payload, in front of
+/// the normaliser's shared cache: no lock per span. Bounded, so a batch of unique routes
+/// costs no more than parsing each.
 #[derive(Default)]
 struct RouteCache<'a> {
-    map: HashMap<&'a str, Option<Route>, foldhash::fast::RandomState>,
-    /// The last route parsed while the map was full.
-    spare: Option<Route>,
+    map: HashMap<&'a str, Option<Arc<Route>>, foldhash::fast::RandomState>,
+    /// The last route looked up while the map was full.
+    spare: Option<Arc<Route>>,
 }
 
 impl<'a> RouteCache<'a> {
     const MAX: usize = 256;
 
-    fn parse(&mut self, raw: &'a str, slashy: &[Box<str>]) -> Option<&Route> {
+    fn parse(&mut self, raw: &'a str, n: &Normalizer) -> Option<&Route> {
         if self.map.len() < Self::MAX || self.map.contains_key(raw) {
             return self
                 .map
                 .entry(raw)
-                .or_insert_with(|| Route::parse(raw, slashy))
-                .as_ref();
+                .or_insert_with(|| n.shared_route(raw))
+                .as_deref();
         }
-        self.spare = Route::parse(raw, slashy);
-        self.spare.as_ref()
+        self.spare = n.shared_route(raw);
+        self.spare.as_deref()
     }
 }
 
