@@ -231,25 +231,48 @@ impl BatchDelta {
         received_unix: i64,
         cfg: &InventoryConfig,
     ) -> BatchDelta {
-        let mut index: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> = FastMap::default();
+        // Looked up by the identity of the shared texts first: within a batch a service's
+        // spans share one `Arc<str>`, and equal templates share their text (routes and
+        // inferred templates are interned per batch), so most spans hash no string. A new
+        // identity is looked up by content before it makes a bucket, so equal endpoints
+        // always fold together. `pinned` holds a clone of every text whose address is a key,
+        // so no address can be freed and reused by another text during the loop.
+        let mut by_identity: FastMap<(usize, Method, usize, i64), u32> = FastMap::default();
+        let mut pinned: Vec<(Arc<str>, PathTemplate)> = Vec::new();
+        let mut by_content: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> =
+            FastMap::default();
         let mut buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)> = Vec::new();
         let mut joins = Vec::new();
         for obs in batch.observations {
             let secs = unix_secs(obs.time_unix_nano, received_unix);
             let hour = hour_of(secs);
-            let key = (obs.service, obs.method, obs.template, hour);
-            let idx = match index.get(&key) {
+            let identity = (
+                Arc::as_ptr(&obs.service) as *const u8 as usize,
+                obs.method,
+                obs.template.as_str().as_ptr() as usize,
+                hour,
+            );
+            let idx = match by_identity.get(&identity) {
                 Some(&i) => i,
                 None => {
-                    let i = buckets.len() as u32;
-                    buckets.push((
-                        key.0.clone(),
-                        key.1,
-                        key.2.clone(),
-                        hour,
-                        Agg::empty(obs.source),
-                    ));
-                    index.insert(key, i);
+                    let key = (obs.service.clone(), obs.method, obs.template.clone(), hour);
+                    let i = match by_content.get(&key) {
+                        Some(&i) => i,
+                        None => {
+                            let i = buckets.len() as u32;
+                            buckets.push((
+                                key.0.clone(),
+                                key.1,
+                                key.2.clone(),
+                                hour,
+                                Agg::empty(obs.source),
+                            ));
+                            by_content.insert(key, i);
+                            i
+                        }
+                    };
+                    by_identity.insert(identity, i);
+                    pinned.push((obs.service.clone(), obs.template.clone()));
                     i
                 }
             };
