@@ -30,7 +30,7 @@ fn process(
     } else {
         bytes
     };
-    let mut batch = normalizer.batch();
+    let mut batch = normalizer.batch_for_payload(bytes.len());
     let stats = ingest::decode(bytes, Format::Protobuf, keys, |r, s| batch.push(r, s)).unwrap();
     let delta = BatchDelta::from_batch(batch.finish(), 1_763_000_000, cfg);
     std::hint::black_box(delta);

@@ -213,7 +213,7 @@ fn build_delta(
     bytes: &[u8],
     format: Format,
 ) -> Result<BatchDelta, DecodeError> {
-    let mut batch = normalizer.batch();
+    let mut batch = normalizer.batch_for_payload(bytes.len());
     ingest::decode(bytes, format, keys, |resource, span| {
         batch.push(resource, span)
     })?;

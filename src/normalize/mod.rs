@@ -243,6 +243,20 @@ impl Normalizer {
         self
     }
 
+    /// Starts a batch for an export request of `payload_len` bytes, with room for the
+    /// observations such a request usually holds: growing the vectors span by span copied
+    /// them several times per export.
+    pub fn batch_for_payload<'a>(&self, payload_len: usize) -> BatchNormalizer<'_, 'a> {
+        // A server span with its children takes a few hundred bytes on the wire.
+        let expected = (payload_len / 512).clamp(16, 1 << 16);
+        let mut b = self.batch();
+        b.out.observations.reserve(expected);
+        b.meta.reserve(expected);
+        b.evidence.reserve(expected);
+        b.links.reserve(expected * 2);
+        b
+    }
+
     /// Starts one export request's worth of spans.
     pub fn batch<'a>(&self) -> BatchNormalizer<'_, 'a> {
         let mut scratch = infer::Scratch::default();
