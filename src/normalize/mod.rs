@@ -10,7 +10,8 @@
 //!   hand-rolled and older instrumentations never set the kind (configurable:
 //!   [`Rules::unspecified_roots`]). `url.full` alone does not qualify: clients set it.
 //!   Spans with `rpc.system` are RPC, not HTTP endpoints, even when they carry a method.
-//! - **CLIENT spans** become [`ClientCall`]s.
+//! - **CLIENT spans** become [`ClientCall`]s, except calls to databases and brokers
+//!   (`db.system`, `messaging.system`), which no server span of ours can be the child of.
 //! - **Other spans** are only evidence about their parent: auth middleware, identity,
 //!   credentials, and routes that nested routers put on their own spans.
 //!
