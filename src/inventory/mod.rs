@@ -297,17 +297,8 @@ impl BatchDelta {
             if let Some(client) = &obs.client {
                 push_distinct_str(&mut agg.callers, client, cfg.max_callers);
             }
-            // Only two things can still happen to a request after its batch: evidence from a
-            // late child turns a successful unauthenticated request into an authenticated
-            // one, and a client span from another batch turns out to be its caller. A
-            // request that is neither (already authenticated, refused, failed, or a root)
-            // has nothing to wait for: keeping it out of the join windows is most of their
-            // cost. Evidence flags a late child would add to such a request are not recorded.
-            let awaits_evidence = ok && !obs.evidence.authenticated();
-            let has_parent = obs.parent_span_id != [0; 8];
-            if !awaits_evidence && !has_parent {
-                continue;
-            }
+            // Every request looks for evidence its children sent earlier (children end, and
+            // are exported, first); the writer decides which ones wait for later data.
             joins.push(JoinRecord {
                 span: obs.span,
                 parent_span_id: obs.parent_span_id,
@@ -750,6 +741,13 @@ impl Inventory {
                 self.correct(endpoint, hour, j.ok, evidence, early);
                 evidence |= early;
             }
+            // Only two things can still happen to a request after its batch: evidence from a
+            // late child turns a successful unauthenticated request into an authenticated
+            // one, and a client span from another batch turns out to be its caller. A refused,
+            // failed or already authenticated request has no count left to correct, so it
+            // does not wait: holding every server span for 60 s was most of the windows'
+            // memory and cost. Evidence kinds a late child would add to it are not recorded
+            // (its evidence waits in `early` until it expires).
             if j.ok && !evidence.authenticated() {
                 self.seen.insert(
                     j.span,

@@ -276,6 +276,26 @@ fn only_requests_that_can_still_change_wait_in_the_join_window() {
     inv.absorb(bd(late, &cfg), t);
     let d = inv.take_delta();
     assert!(d.endpoints.is_empty(), "nothing to correct: {d:?}");
+
+    // Evidence that came first (children end before their parent) still reaches a refused
+    // request: its endpoint learns that middleware ran.
+    let mut refused_later = obs("shop", Method::Get, "/admin/export", "/admin/export", 401);
+    refused_later.span = span(7, 7);
+    let early = NormalizedBatch {
+        orphan_evidence: vec![(refused_later.span, AuthEvidence::MIDDLEWARE)],
+        ..Default::default()
+    };
+    inv.absorb(bd(early, &cfg), t);
+    let waiting = inv.counters().join_entries;
+    inv.absorb(bd(batch(vec![refused_later]), &cfg), t);
+    assert_eq!(
+        inv.counters().join_entries,
+        waiting - 1,
+        "the early evidence was taken"
+    );
+    let d = inv.take_delta();
+    let e = find(&d, Method::Get, "/admin/export");
+    assert_eq!(e.evidence, AuthEvidence::MIDDLEWARE);
 }
 
 #[test]

@@ -87,13 +87,13 @@ pub(crate) struct AuthMatcher {
     exclusions: Vec<Box<str>>,
     /// For each byte, the patterns starting with it (either case): a word start is compared
     /// with those few patterns only, most with none.
-    by_first: [Vec<u8>; 256],
+    by_first: [Vec<u16>; 256],
     rejected: Vec<u16>,
 }
 
 impl AuthMatcher {
     pub(crate) fn new(rules: &AuthRules) -> Self {
-        let mut by_first: [Vec<u8>; 256] = std::array::from_fn(|_| Vec::new());
+        let mut by_first: [Vec<u16>; 256] = std::array::from_fn(|_| Vec::new());
         let patterns: Vec<Box<[u8]>> = rules
             .span_patterns
             .iter()
@@ -105,13 +105,12 @@ impl AuthMatcher {
                     .into_boxed_slice()
             })
             .filter(|p| !p.is_empty())
-            // Indexed by u8 below; nobody configures hundreds of patterns.
-            .take(256)
             .collect();
-        for (i, p) in patterns.iter().enumerate() {
-            by_first[p[0] as usize].push(i as u8);
+        // Configuration is read from a file of human size; u16 indices are plenty.
+        for (i, p) in patterns.iter().enumerate().take(u16::MAX as usize) {
+            by_first[p[0] as usize].push(i as u16);
             if p[0].is_ascii_lowercase() {
-                by_first[p[0].to_ascii_uppercase() as usize].push(i as u8);
+                by_first[p[0].to_ascii_uppercase() as usize].push(i as u16);
             }
         }
         AuthMatcher {
