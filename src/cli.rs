@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// Largest accepted export request, compressed or not, in bytes [default: 16 MiB].
     #[arg(long, env = "SHADOWSCAN_MAX_MESSAGE_BYTES", value_name = "BYTES")]
     pub max_message_bytes: Option<usize>,
+    /// Threads that receive and normalise exports [default: one less than the CPUs, at
+    /// least 1; the database commits on a thread of its own].
+    #[arg(long, env = "SHADOWSCAN_WORKER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: Option<u16>,
     /// Write the bound addresses as JSON to this file once listening (for scripts and tests
     /// that bind port 0).
     #[arg(long, value_name = "FILE")]

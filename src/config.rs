@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub queue_batches: Option<usize>,
     /// How often accepted spans are committed (and their exports acknowledged), in ms.
     pub flush_interval_ms: Option<u64>,
+    /// Threads that receive and normalise exports (default: one less than the CPUs).
+    pub worker_threads: Option<u16>,
 }
 
 /// What the decoder keeps of each span beyond the conventions' own attributes.
@@ -134,6 +136,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_configuration_example_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("```toml\ndb = ")
+            .expect("README has the configuration example");
+        let body = &readme[start + "```toml\n".len()..];
+        let example = &body[..body.find("```").expect("the example block ends")];
+        let c = Config::parse(example).unwrap();
+        assert_eq!(c.serve.worker_threads, Some(1));
+        assert_eq!(c.serve.flush_interval_ms, Some(50));
+    }
 
     #[test]
     fn empty_file_is_all_defaults() {
