@@ -280,6 +280,13 @@ impl<'a> Msg<'a> {
 
 #[inline]
 fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    // Paths, routes, methods and addresses are ASCII; checking that a word at a time is
+    // several times cheaper than full validation on strings this short (it showed as ~5%
+    // of the daemon's CPU).
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),

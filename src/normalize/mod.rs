@@ -536,13 +536,15 @@ impl<'a> BatchNormalizer<'_, 'a> {
     pub fn finish(mut self) -> NormalizedBatch<'a> {
         let n = self.n;
         if !self.evidence.is_empty() || !self.routes.is_empty() {
-            let index: IdMap<usize> = self
-                .out
-                .observations
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (o.span, i))
-                .collect();
+            let mut index: IdMap<usize> = IdMap::default();
+            index.reserve(self.out.observations.len());
+            index.extend(
+                self.out
+                    .observations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (o.span, i)),
+            );
             let mut parents: Option<IdMap<[u8; 8]>> = None;
             let mut orphans: IdMap<AuthEvidence> = IdMap::default();
             let other: HashSet<SpanRef, foldhash::fast::RandomState> =
