@@ -296,7 +296,8 @@ fn push_decoded_literal(out: &mut String, lit: &str) {
     }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
+/// The value of one hexadecimal digit (percent-encoding, hex ids).
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 
-use crate::model::{AttrKey, AttrKeys, AttrValue, ResourceView, SpanKind, SpanView};
+use crate::model::{hex_val, AttrKey, AttrKeys, AttrValue, ResourceView, SpanKind, SpanView};
 
 use super::{DecodeError, DecodeStats};
 
@@ -150,7 +150,7 @@ impl<'de, const N: usize> Deserialize<'de> for Id<N> {
                 }
                 let mut out = [0u8; N];
                 for (i, pair) in b.chunks_exact(2).enumerate() {
-                    match (hex(pair[0]), hex(pair[1])) {
+                    match (hex_val(pair[0]), hex_val(pair[1])) {
                         (Some(h), Some(l)) => out[i] = h << 4 | l,
                         _ => return Err(E::invalid_value(de::Unexpected::Str(v), &self)),
                     }
@@ -162,15 +162,6 @@ impl<'de, const N: usize> Deserialize<'de> for Id<N> {
             }
         }
         d.deserialize_any(V::<N>)
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::route::raw_segments;
-use crate::model::{PathTemplate, Segment};
+use crate::model::{hex_val, PathTemplate, Segment};
 
 /// Knobs of per-segment inference (`[normalize.infer]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,15 +344,6 @@ fn decode<'b>(raw: &[u8], buf: &'b mut [u8; 256]) -> Option<&'b [u8]> {
         i += 1;
     }
     Some(&buf[..n])
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Appends a literal in the canonical form [`PathTemplate::parse`] gives it: percent-decoded

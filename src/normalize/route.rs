@@ -7,7 +7,7 @@
 //! All become `{name}`. Catch-alls (and parameters named like paths, see
 //! `Rules::slashy_params`) may span several segments when matching; optional ones may be absent.
 
-use crate::model::{PathTemplate, Segment};
+use crate::model::{hex_val, PathTemplate, Segment};
 
 /// Most segments a route or path may have to be matched; longer ones are treated as not
 /// matching, so the endpoint falls back to inference instead of costing unbounded work.
@@ -301,7 +301,7 @@ fn decoded_eq(raw: &str, lit: &str) -> bool {
         let mut b = r[i];
         let mut step = 1;
         if b == b'%' && i + 2 < r.len() {
-            if let (Some(h), Some(lo)) = (hex(r[i + 1]), hex(r[i + 2])) {
+            if let (Some(h), Some(lo)) = (hex_val(r[i + 1]), hex_val(r[i + 2])) {
                 let d = h * 16 + lo;
                 if !matches!(d, b'/' | b'{' | b'}' | b'%' | b'?' | b'#' | 0) {
                     b = d;
@@ -317,10 +317,6 @@ fn decoded_eq(raw: &str, lit: &str) -> bool {
         j += 1;
     }
     j == l.len()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Matches a mixed template segment (`{name}.{ext}`, `{id}:cancel`) against a raw segment:
