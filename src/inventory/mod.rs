@@ -186,16 +186,10 @@ impl Agg {
     }
 }
 
-fn push_distinct(list: &mut Vec<String>, item: String, max: usize) {
-    if list.len() < max && !list.contains(&item) {
-        list.push(item);
-    }
-}
-
-/// [`push_distinct`] for a borrowed string: copied only when kept.
-fn push_distinct_str(list: &mut Vec<String>, item: &str, max: usize) {
-    if list.len() < max && !list.iter().any(|x| x == item) {
-        list.push(item.to_owned());
+/// Adds `item` unless the list is full or has it; a borrowed item is copied only when kept.
+fn push_distinct<S: AsRef<str> + Into<String>>(list: &mut Vec<String>, item: S, max: usize) {
+    if list.len() < max && !list.iter().any(|x| x == item.as_ref()) {
+        list.push(item.into());
     }
 }
 
@@ -293,9 +287,9 @@ impl BatchDelta {
             agg.evidence |= obs.evidence;
             agg.first_seen = agg.first_seen.min(secs);
             agg.last_seen = agg.last_seen.max(secs);
-            push_distinct_str(&mut agg.examples, &obs.path, cfg.max_examples);
+            push_distinct(&mut agg.examples, &*obs.path, cfg.max_examples);
             if let Some(client) = &obs.client {
-                push_distinct_str(&mut agg.callers, client, cfg.max_callers);
+                push_distinct(&mut agg.callers, &**client, cfg.max_callers);
             }
             // Every request looks for evidence its children sent earlier (children end, and
             // are exported, first); the writer decides which ones wait for later data.

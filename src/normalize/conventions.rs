@@ -134,12 +134,8 @@ pub(crate) fn status(a: &Attrs<'_, '_>) -> Option<u16> {
         .map(|s| s as u16)
 }
 
-pub(crate) fn route<'s>(a: &Attrs<'s, '_>) -> Option<&'s str> {
-    a.str(AttrKey::HttpRoute)
-}
-
-/// [`route`], borrowed from the payload.
-pub(crate) fn route_cow<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
+/// `http.route`, borrowed from the payload.
+pub(crate) fn route<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
     a.first_cow(&[AttrKey::HttpRoute])
 }
 

@@ -428,10 +428,11 @@ impl<'a> BatchNormalizer<'_, 'a> {
         if !ev.is_empty() {
             self.evidence.push((parent, ev));
         }
+        let no_route = route.is_none();
         if let Some(r) = route {
             self.routes.push((parent, r.into()));
         }
-        if ev.is_empty() && route.is_none() {
+        if ev.is_empty() && no_route {
             self.out.ignored.not_http += 1;
         }
     }
@@ -460,7 +461,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
         let service = self.service(resource);
         let has_overrides = self.service.as_ref().is_some_and(|s| s.has_overrides);
 
-        let route_text = conventions::route_cow(a);
+        let route_text = conventions::route(a);
         let uncached;
         let route = match &route_text {
             Some(Cow::Borrowed(r)) => self.route_cache.parse(r, n),
