@@ -6,6 +6,7 @@
 //! The Python side comes from `scripts/setup-e2e.sh` (the README's test command runs it).
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -120,6 +121,27 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// `shadowscan diff` of the recorded httpbin traffic against httpbin's own spec, plus `extra`.
+fn diff_recorded_httpbin<I, S>(extra: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(shadowscan()
+        .arg("diff")
+        .arg(repo().join("fixtures/httpbin-spec.json"))
+        .arg("--traces")
+        .arg(repo().join("fixtures/httpbin.jsonl"))
+        .args(["--service", "httpbin"])
+        .args(extra))
+}
+
+/// `shadowscan ingest --db DB FILE`, which must succeed.
+fn ingest(db: &Path, file: &Path) {
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(db).arg(file));
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 fn inventory_json(db: &Path) -> Vec<Value> {
@@ -465,12 +487,7 @@ fn httpbin_acceptance_exactly_its_undocumented_routes_are_shadow() {
 
 #[test]
 fn diff_of_recorded_httpbin_traffic_finds_exactly_the_undocumented_routes() {
-    let out = run(shadowscan()
-        .arg("diff")
-        .arg(repo().join("fixtures/httpbin-spec.json"))
-        .arg("--traces")
-        .arg(repo().join("fixtures/httpbin.jsonl"))
-        .args(["--service", "httpbin", "--format", "json"]));
+    let out = diff_recorded_httpbin(["--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let truth: Value = serde_json::from_slice(
@@ -499,15 +516,7 @@ fn diff_of_recorded_httpbin_traffic_finds_exactly_the_undocumented_routes() {
 fn diff_exit_statuses_gate_ci() {
     let spec = repo().join("fixtures/httpbin-spec.json");
     let traces = repo().join("fixtures/httpbin.jsonl");
-    let diff = |extra: &[&str]| {
-        run(shadowscan()
-            .arg("diff")
-            .arg(&spec)
-            .arg("--traces")
-            .arg(&traces)
-            .args(["--service", "httpbin"])
-            .args(extra))
-    };
+    let diff = |extra: &[&str]| diff_recorded_httpbin(extra);
     assert_eq!(
         diff(&[]).status.code(),
         Some(1),
@@ -565,24 +574,10 @@ fn diff_exit_statuses_gate_ci() {
 #[test]
 fn baseline_accepts_findings_until_they_expire() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = repo().join("fixtures/httpbin-spec.json");
-    let traces = repo().join("fixtures/httpbin.jsonl");
     let baseline = dir.path().join("shadowscan-baseline.toml");
-    let out = run(shadowscan()
-        .arg("diff")
-        .arg(&spec)
-        .arg("--traces")
-        .arg(&traces)
-        .args(["--service", "httpbin", "--write-baseline"])
-        .arg(&baseline));
+    let out = diff_recorded_httpbin([OsStr::new("--write-baseline"), baseline.as_os_str()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(shadowscan()
-        .arg("diff")
-        .arg(&spec)
-        .arg("--traces")
-        .arg(&traces)
-        .args(["--service", "httpbin", "--baseline"])
-        .arg(&baseline));
+    let out = diff_recorded_httpbin([OsStr::new("--baseline"), baseline.as_os_str()]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -594,13 +589,7 @@ fn baseline_accepts_findings_until_they_expire() {
     let expired = text.replacen("reason =", "expires = \"2020-01-01\"\nreason =", 1);
     assert_ne!(expired, text);
     std::fs::write(&baseline, expired).unwrap();
-    let out = run(shadowscan()
-        .arg("diff")
-        .arg(&spec)
-        .arg("--traces")
-        .arg(&traces)
-        .args(["--service", "httpbin", "--baseline"])
-        .arg(&baseline));
+    let out = diff_recorded_httpbin([OsStr::new("--baseline"), baseline.as_os_str()]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -651,18 +640,8 @@ fn ingest_reads_json_lines_protobuf_and_gzip_alike() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.db");
     let b = dir.path().join("b.db");
-    let out = run(shadowscan()
-        .arg("ingest")
-        .arg("--db")
-        .arg(&a)
-        .arg(repo().join("fixtures/flask-old.jsonl")));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(shadowscan()
-        .arg("ingest")
-        .arg("--db")
-        .arg(&b)
-        .arg(repo().join("fixtures/flask-old.pb")));
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&a, &repo().join("fixtures/flask-old.jsonl"));
+    ingest(&b, &repo().join("fixtures/flask-old.pb"));
     let strip = |v: Vec<Value>| -> Vec<(String, String, u64)> {
         v.into_iter()
             .map(|e| {
@@ -690,8 +669,7 @@ fn ingest_reads_json_lines_protobuf_and_gzip_alike() {
     )
     .unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
-    let out = run(shadowscan().arg("ingest").arg("--db").arg(&c).arg(&gz));
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&c, &gz);
     assert_eq!(
         strip(inventory_json(&a)),
         strip(inventory_json(&c)),
@@ -703,12 +681,7 @@ fn ingest_reads_json_lines_protobuf_and_gzip_alike() {
 fn report_command_and_live_report_page() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inventory.db");
-    let out = run(shadowscan()
-        .arg("ingest")
-        .arg("--db")
-        .arg(&db)
-        .arg(repo().join("fixtures/httpbin.jsonl")));
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&db, &repo().join("fixtures/httpbin.jsonl"));
     let spec = repo().join("fixtures/httpbin-spec.json");
     let out = run(shadowscan()
         .arg("report")
