@@ -15,7 +15,7 @@ use shadowscan::diff::{diff, DiffOptions, SpecBinding};
 use shadowscan::model::{
     AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource,
 };
-use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
+use shadowscan::spec::{Operation, Security, Spec, SpecVersion};
 
 const RESOURCES: &[&str] = &[
     "issues",
@@ -80,27 +80,16 @@ impl Rng {
 }
 
 fn operation(method: Method, t: &str, deprecated: bool) -> Operation {
-    let template = PathTemplate::parse(t);
-    let path_params = template
-        .segments()
-        .filter_map(|s| match s {
-            Segment::Param(n) => Some(PathParam {
-                name: n.into(),
-                may_contain_slashes: n == "path",
-            }),
-            _ => None,
-        })
-        .collect();
-    Operation {
-        method,
-        template,
-        operation_id: None,
+    let mut op = Operation {
         security: Security::Required,
         deprecated,
-        path_params,
         line: Some(1),
-        base_paths: None,
+        ..Operation::new(method, PathTemplate::parse(t))
+    };
+    for p in &mut op.path_params {
+        p.may_contain_slashes = p.name == "path";
     }
+    op
 }
 
 fn github_like_spec() -> Spec {

@@ -8,10 +8,10 @@ use std::path::Path;
 use serde_json::Value;
 use shadowscan::diff::{self, baseline, DiffOptions, DiffReport, FindingKind, SpecBinding};
 use shadowscan::model::{
-    AuthEvidence, EndpointStats, Method, PathTemplate, Segment, StatusCounts, TemplateSource,
+    AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
 };
 use shadowscan::output::{self, inventory, suggest, Format, RenderOptions};
-use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
+use shadowscan::spec::{Operation, Security, Spec, SpecVersion};
 
 /// swagger-petstore3.yaml's operations with their lines in the file. Upstream marks none
 /// deprecated; `findByTags` is marked here (as in petstore v2) to have a zombie.
@@ -70,28 +70,12 @@ fn petstore3() -> Spec {
         base_paths: vec!["/api/v3".into()],
         operations: ops
             .iter()
-            .map(|&(method, t, security, line, id)| {
-                let template = PathTemplate::parse(t);
-                let path_params = template
-                    .segments()
-                    .filter_map(|s| match s {
-                        Segment::Param(n) => Some(PathParam {
-                            name: n.into(),
-                            may_contain_slashes: false,
-                        }),
-                        _ => None,
-                    })
-                    .collect();
-                Operation {
-                    method,
-                    template,
-                    operation_id: Some(id.into()),
-                    security,
-                    deprecated: id == "findPetsByTags",
-                    path_params,
-                    line: Some(line),
-                    base_paths: None,
-                }
+            .map(|&(method, t, security, line, id)| Operation {
+                operation_id: Some(id.into()),
+                security,
+                deprecated: id == "findPetsByTags",
+                line: Some(line),
+                ..Operation::new(method, PathTemplate::parse(t))
             })
             .collect(),
     }

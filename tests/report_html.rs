@@ -13,7 +13,7 @@ use shadowscan::model::{
     AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
 };
 use shadowscan::report::{self, ReportInput, ReportOptions, Window};
-use shadowscan::spec::{Operation, PathParam, Security, Spec, SpecVersion};
+use shadowscan::spec::{Operation, Security, Spec, SpecVersion};
 
 // Monday 16 November 2026 00:00 UTC → Monday 23 November 2026 00:00 UTC.
 const SINCE: i64 = 1_794_787_200;
@@ -21,26 +21,10 @@ const UNTIL: i64 = SINCE + 7 * 86_400;
 const DAY: i64 = 86_400;
 
 fn op(method: Method, template: &str, security: Security, line: usize) -> Operation {
-    let t = PathTemplate::parse(template);
-    let path_params = t
-        .segments()
-        .filter_map(|s| match s {
-            shadowscan::model::Segment::Param(n) => Some(PathParam {
-                name: n.to_owned(),
-                may_contain_slashes: false,
-            }),
-            _ => None,
-        })
-        .collect();
     Operation {
-        method,
-        template: t,
-        operation_id: None,
         security,
-        deprecated: false,
-        path_params,
         line: Some(line),
-        base_paths: None,
+        ..Operation::new(method, PathTemplate::parse(template))
     }
 }
 

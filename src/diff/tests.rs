@@ -1,28 +1,11 @@
 use super::*;
 use crate::model::{AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts};
-use crate::spec::{Operation, PathParam, Security, Spec, SpecVersion};
+use crate::spec::{Operation, Security, Spec, SpecVersion};
 
 fn op(method: Method, template: &str, security: Security) -> Operation {
-    let t = PathTemplate::parse(template);
-    let path_params = t
-        .segments()
-        .filter_map(|s| match s {
-            crate::model::Segment::Param(n) => Some(PathParam {
-                name: n.to_owned(),
-                may_contain_slashes: false,
-            }),
-            _ => None,
-        })
-        .collect();
     Operation {
-        method,
-        template: t,
-        operation_id: None,
         security,
-        deprecated: false,
-        path_params,
-        line: None,
-        base_paths: None,
+        ..Operation::new(method, PathTemplate::parse(template))
     }
 }
 

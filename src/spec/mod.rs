@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::model::{Method, PathTemplate};
+use crate::model::{Method, PathTemplate, Segment};
 
 /// Which description format a document was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +82,34 @@ pub struct Operation {
     /// document's for this operation; `None` when [`Spec::base_paths`] apply. Use
     /// [`Spec::base_paths_for`] rather than reading this directly.
     pub base_paths: Option<Vec<String>>,
+}
+
+impl Operation {
+    /// An operation on `template` as the simplest document gives it: no id, security not
+    /// specified, not deprecated, one path parameter per template parameter (none holding
+    /// slashes), no line, the document's base paths. Struct update syntax sets the rest.
+    pub fn new(method: Method, template: PathTemplate) -> Operation {
+        let path_params = template
+            .segments()
+            .filter_map(|s| match s {
+                Segment::Param(name) => Some(PathParam {
+                    name: name.to_owned(),
+                    may_contain_slashes: false,
+                }),
+                _ => None,
+            })
+            .collect();
+        Operation {
+            method,
+            template,
+            operation_id: None,
+            security: Security::Unspecified,
+            deprecated: false,
+            path_params,
+            line: None,
+            base_paths: None,
+        }
+    }
 }
 
 /// One loaded document.
