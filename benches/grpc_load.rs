@@ -441,6 +441,8 @@ struct Measured {
     wall: f64,
     peak_rss: u64,
     endpoints: Option<u64>,
+    /// Mean size of the (uncompressed) requests sent.
+    request_bytes: usize,
 }
 
 fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
@@ -472,6 +474,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
         .map(|r| Bytes::from(r.encode_to_vec()))
         .collect();
     drop(requests_pool);
+    let request_bytes = pool.iter().map(Bytes::len).sum::<usize>() / pool.len();
     let mut server = start_server();
     let endpoint = format!("http://{}", server.grpc);
     let cpu_before = children_usage();
@@ -549,6 +552,7 @@ fn run(sc: &Scenario, requests: usize, concurrency: usize) -> Measured {
         wall,
         peak_rss,
         endpoints,
+        request_bytes,
     }
 }
 
@@ -566,8 +570,8 @@ fn main() {
     println!("shadowscan gRPC load: {requests} requests per scenario, {concurrency} concurrent streams, server CPU from getrusage");
     println!("spans/CPU-s: server CPU while it takes the load (/proc/<pid>/stat); in brackets, over its whole life (getrusage: start-up and graceful shutdown included)");
     println!(
-        "{:<34} {:>10} {:>22} {:>14} {:>12} {:>10} {:>10}",
-        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s", "endpoints"
+        "{:<34} {:>10} {:>22} {:>14} {:>12} {:>10} {:>10} {:>9}",
+        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s", "endpoints", "KiB/req"
     );
     let mut small_rss: Option<(u64, u64)> = None;
     let mut mid_rss: Option<(u64, u64)> = None;
@@ -579,7 +583,7 @@ fn main() {
         }
         let m = run(sc, requests, concurrency);
         println!(
-            "{:<34} {:>10} {:>9.0} [{:>9.0}] {:>11.3} ms {:>9.1} MiB {:>10.2} {:>10}",
+            "{:<34} {:>10} {:>9.0} [{:>9.0}] {:>11.3} ms {:>9.1} MiB {:>10.2} {:>10} {:>9.0}",
             sc.name,
             m.spans,
             m.spans as f64 / m.steady_cpu,
@@ -587,7 +591,8 @@ fn main() {
             m.steady_cpu * 1000.0 / m.requests as f64,
             m.peak_rss as f64 / (1 << 20) as f64,
             m.wall,
-            m.endpoints.map_or("?".to_owned(), |n| n.to_string())
+            m.endpoints.map_or("?".to_owned(), |n| n.to_string()),
+            m.request_bytes as f64 / 1024.0
         );
         // Endpoints as the server counts them, so traffic normalize folds together cannot
         // pass for distinct endpoints. Two figures: against the 100-endpoint run (includes

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use shadowscan::ingest::{
     corpus, decode, run_grpc, run_http, Accepted, DecodeStats, Format, Payload, ReceiverLimits,
-    SinkError, TraceSink,
+    SinkError, TraceSink, EXPORT_PATH,
 };
 use shadowscan::model::{AttrKey, AttrKeys, AttrValue, SpanKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -361,6 +361,56 @@ const PB: (&str, &str) = ("Content-Type", "application/x-protobuf");
 const JS: (&str, &str) = ("Content-Type", "application/json");
 const GZ: (&str, &str) = ("Content-Encoding", "gzip");
 
+// ---- raw gRPC ---------------------------------------------------------------------------
+
+/// Sends one gRPC request exactly as given (extra headers, body bytes with whatever framing)
+/// over a real HTTP/2 connection and returns the call's status.
+async fn raw_grpc(addr: SocketAddr, headers: &[(&str, &str)], body: Vec<u8>) -> tonic::Status {
+    use http_body_util::{BodyExt, Full};
+    use tonic::codegen::Service;
+    let mut channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut req = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}{EXPORT_PATH}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(tonic::body::Body::new(Full::new(bytes::Bytes::from(body))))
+        .unwrap();
+    std::future::poll_fn(|cx| channel.poll_ready(cx))
+        .await
+        .unwrap();
+    let (parts, body) = channel.call(req).await.unwrap().into_parts();
+    assert_eq!(parts.status, 200, "gRPC answers in trailers, over HTTP 200");
+    // A trailers-only response carries the status in its headers.
+    let map = if parts.headers.contains_key("grpc-status") {
+        parts.headers
+    } else {
+        body.collect()
+            .await
+            .unwrap()
+            .trailers()
+            .cloned()
+            .expect("trailers with grpc-status")
+    };
+    tonic::Status::from_header_map(&map).expect("a grpc-status")
+}
+
+/// The gRPC length prefix: compressed flag and big-endian length.
+fn framed(flag: u8, declared_len: u32, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flag];
+    out.extend_from_slice(&declared_len.to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
 // ---- gRPC ------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -477,6 +527,107 @@ async fn grpc_oversized_request_is_resource_exhausted_compressed_or_not() {
     let small = ExportTraceServiceRequest::decode(&corpus::protobuf(10, 5)[..]).unwrap();
     servers.client().await.export(small).await.unwrap();
     assert_eq!(servers.sink.take().len(), 10);
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_message_over_several_frames_arrives_whole() {
+    let servers = Servers::start(ReceiverLimits::DEFAULT_MAX_MESSAGE_BYTES).await;
+    // Over two of the receiver's 256 KiB frames; collectors in Go send 16 KiB frames.
+    let bytes = corpus::protobuf(3000, 11);
+    assert!(bytes.len() > 2 * (256 << 10), "{} bytes", bytes.len());
+    let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+    servers.client().await.export(req).await.unwrap();
+    assert_eq!(servers.sink.take(), expected(&bytes));
+    // The same through raw framing, and a gzip one.
+    let st = raw_grpc(servers.grpc, &[], framed(0, bytes.len() as u32, &bytes)).await;
+    assert_eq!(st.code(), Code::Ok, "{st:?}");
+    let gz = gzip(&bytes);
+    let st = raw_grpc(
+        servers.grpc,
+        &[("grpc-encoding", "gzip")],
+        framed(1, gz.len() as u32, &gz),
+    )
+    .await;
+    assert_eq!(st.code(), Code::Ok, "{st:?}");
+    assert_eq!(servers.sink.take().len(), 6000);
+    servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_framing_errors_get_a_status_naming_the_problem() {
+    let servers = Servers::start(1 << 20).await;
+    let msg = corpus::protobuf(4, 1);
+    let n = msg.len() as u32;
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, Code, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "empty body",
+            vec![],
+            vec![],
+            Code::InvalidArgument,
+            "no message",
+        ),
+        (
+            "truncated message",
+            vec![],
+            framed(0, n + 100, &msg),
+            Code::InvalidArgument,
+            "ended after",
+        ),
+        (
+            "two messages",
+            vec![],
+            [framed(0, n, &msg), framed(0, n, &msg)].concat(),
+            Code::InvalidArgument,
+            "exactly one message",
+        ),
+        (
+            "bad flag",
+            vec![],
+            framed(7, n, &msg),
+            Code::InvalidArgument,
+            "compressed flag 7",
+        ),
+        (
+            "compressed without an encoding",
+            vec![],
+            framed(1, n, &msg),
+            Code::Internal,
+            "grpc-encoding",
+        ),
+        (
+            "unsupported encoding",
+            vec![("grpc-encoding", "br")],
+            framed(1, n, &msg),
+            Code::Unimplemented,
+            "br is not supported",
+        ),
+        (
+            "corrupt gzip",
+            vec![("grpc-encoding", "gzip")],
+            framed(1, n, &msg),
+            Code::InvalidArgument,
+            "gzip",
+        ),
+        (
+            "declared length over the limit",
+            vec![],
+            framed(0, 2 << 20, &msg),
+            Code::ResourceExhausted,
+            "limit",
+        ),
+    ];
+    for (what, headers, body, code, says) in cases {
+        let st = raw_grpc(servers.grpc, &headers, body).await;
+        assert_eq!(st.code(), code, "{what}: {st:?}");
+        assert!(st.message().contains(says), "{what}: {}", st.message());
+    }
+    assert!(servers.sink.take().is_empty());
+    // A well-framed request on the same server still goes through.
+    let st = raw_grpc(servers.grpc, &[], framed(0, n, &msg)).await;
+    assert_eq!(st.code(), Code::Ok, "{st:?}");
+    assert_eq!(servers.sink.take(), expected(&msg));
     servers.shutdown().await;
 }
 

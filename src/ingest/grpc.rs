@@ -1,22 +1,25 @@
-//! The OTLP/gRPC receiver: `TraceService/Export` served by tonic with a raw-bytes codec, so
-//! the request body goes to the sink (and the fast walker) undecoded instead of through
-//! prost's generated server, which would build every message first.
+//! The OTLP/gRPC receiver: `TraceService/Export` on tonic's HTTP/2 server, with the unary
+//! call's message framing, gzip and status answers done here. The request message goes to
+//! the sink (and the fast walker) as the bytes that arrived, instead of through prost's
+//! generated server, which would build every message first, or tonic's codec, which copies
+//! every frame into a growing buffer.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use http_body_util::{BodyExt, Full};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, BoxFuture, Service, StdError};
-use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 
+use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
 use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink};
 
@@ -26,6 +29,8 @@ pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceServ
 const STREAM_WINDOW: u32 = 2 << 20;
 const CONNECTION_WINDOW: u32 = 8 << 20;
 const MAX_FRAME: u32 = 256 << 10;
+/// gRPC's message prefix: a compressed flag and a big-endian u32 length.
+const GRPC_HEADER: usize = 5;
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight
 /// requests. Accepts gzip-compressed requests; requests larger than
@@ -90,59 +95,179 @@ where
                 Ok(Status::unimplemented(format!("unknown method {path}")).into_http())
             });
         }
-        let handler = ExportHandler {
-            sink: self.sink.clone(),
-        };
+        let sink = self.sink.clone();
         let max = self.limits.max_message_bytes;
         Box::pin(async move {
-            let mut grpc = Grpc::new(RawCodec)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(max);
-            let mut res = grpc.unary(handler, req).await;
-            // tonic reports a compressed body over the limit as OUT_OF_RANGE (and one that
-            // inflates past it as RESOURCE_EXHAUSTED); exporters expect the latter for both.
-            // Our handler never answers OUT_OF_RANGE, so the rewrite is unambiguous.
-            let headers = res.headers_mut();
-            if headers.get(Status::GRPC_STATUS).map(|v| v.as_bytes())
-                == Some((Code::OutOfRange as i32).to_string().as_bytes())
-            {
-                tracing::debug!("OTLP/gRPC request over the size limit");
-                headers.insert(Status::GRPC_STATUS, (Code::ResourceExhausted as i32).into());
-            }
-            Ok(res)
-        })
-    }
-}
-
-#[derive(Clone)]
-struct ExportHandler<S> {
-    sink: S,
-}
-
-impl<S: TraceSink> UnaryService<Bytes> for ExportHandler<S> {
-    type Response = ExportTraceServiceResponse;
-    type Future = BoxFuture<tonic::Response<Self::Response>, Status>;
-
-    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let sink = self.sink.clone();
-        Box::pin(async move {
-            let bytes = request.into_inner();
-            let size = bytes.len();
-            let result = sink
-                .export(Payload {
-                    bytes,
-                    format: Format::Protobuf,
-                })
-                .await;
-            match result {
-                Ok(accepted) => Ok(tonic::Response::new(response(accepted))),
-                Err(e) => {
-                    tracing::debug!(bytes = size, error = %e, "OTLP/gRPC export refused");
-                    Err(status(e))
+            Ok(match export(sink, req, max).await {
+                Ok(accepted) => ok_response(response(accepted)),
+                Err(status) => {
+                    tracing::debug!(code = ?status.code(), message = status.message(), "OTLP/gRPC export refused");
+                    status.into_http()
                 }
-            }
+            })
         })
     }
+}
+
+/// One unary `Export` call. The gRPC message framing is read here rather than by tonic's
+/// codec, which copies every DATA frame into a growing buffer: a message that arrives in
+/// one frame (frames are up to `MAX_FRAME`) reaches the sink without a copy, one in several
+/// frames with exactly one.
+async fn export<S, B>(sink: S, req: http::Request<B>, max: usize) -> Result<Accepted, Status>
+where
+    S: TraceSink,
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    let gzip = request_gzip(req.headers())?;
+    let (compressed, bytes) = read_message(req.into_body(), max).await?;
+    let bytes = match (compressed, gzip) {
+        (false, _) => bytes,
+        (true, true) => match gunzip(&bytes, max) {
+            Ok(b) => Bytes::from(b),
+            Err(GunzipError::TooLarge { limit }) => {
+                return Err(Status::resource_exhausted(format!(
+                    "the request decompresses to more than the limit of {limit} bytes"
+                )))
+            }
+            Err(e @ GunzipError::Corrupt(_)) => {
+                return Err(Status::invalid_argument(e.to_string()))
+            }
+        },
+        // The gRPC specification's answer to a compressed flag without an encoding.
+        (true, false) => {
+            return Err(Status::internal(
+                "protocol error: compressed message without a grpc-encoding header",
+            ))
+        }
+    };
+    sink.export(Payload {
+        bytes,
+        format: Format::Protobuf,
+    })
+    .await
+    .map_err(status)
+}
+
+/// Whether the request's `grpc-encoding` is gzip; identity or absent is plain, anything
+/// else is UNIMPLEMENTED with the encodings this server accepts, as gRPC specifies.
+fn request_gzip(headers: &http::HeaderMap) -> Result<bool, Status> {
+    match headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+        None | Some(b"identity") => Ok(false),
+        Some(b"gzip") => Ok(true),
+        Some(other) => {
+            let mut st = Status::unimplemented(format!(
+                "grpc-encoding {} is not supported: send gzip or identity",
+                String::from_utf8_lossy(other)
+            ));
+            st.metadata_mut().insert(
+                "grpc-accept-encoding",
+                tonic::metadata::MetadataValue::from_static("gzip,identity"),
+            );
+            Err(st)
+        }
+    }
+}
+
+/// Reads the one length-prefixed message of a unary request body: `(compressed, message)`.
+/// A declared length over `max` is refused before any of the message is buffered.
+async fn read_message<B>(body: B, max: usize) -> Result<(bool, Bytes), Status>
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    let mut body = std::pin::pin!(body);
+    let mut head = [0u8; GRPC_HEADER];
+    let mut have_head = 0;
+    // (compressed, length) once the 5-byte prefix is in.
+    let mut framing: Option<(bool, usize)> = None;
+    let mut whole: Option<Bytes> = None;
+    let mut parts: Vec<u8> = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let frame = frame.map_err(|e| Status::from_error(e.into()))?;
+        let Ok(mut data) = frame.into_data() else {
+            continue; // request trailers carry nothing an export needs
+        };
+        let mut data = data.copy_to_bytes(data.remaining());
+        if framing.is_none() {
+            let take = (GRPC_HEADER - have_head).min(data.len());
+            head[have_head..have_head + take].copy_from_slice(&data[..take]);
+            have_head += take;
+            data.advance(take);
+            if have_head < GRPC_HEADER {
+                continue;
+            }
+            let compressed = match head[0] {
+                0 => false,
+                1 => true,
+                f => {
+                    return Err(Status::invalid_argument(format!(
+                        "invalid gRPC compressed flag {f} (0 or 1)"
+                    )))
+                }
+            };
+            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            if len > max {
+                return Err(Status::resource_exhausted(format!(
+                    "the request message is {len} bytes, over the limit of {max} bytes"
+                )));
+            }
+            framing = Some((compressed, len));
+        }
+        let Some((_, len)) = framing else { continue };
+        let have = whole.as_ref().map_or(parts.len(), Bytes::len);
+        if have + data.len() > len {
+            return Err(Status::invalid_argument(
+                "a unary Export request carries exactly one message",
+            ));
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match whole.take() {
+            None if parts.is_empty() && data.len() == len => whole = Some(data),
+            Some(first) => {
+                parts.reserve_exact(len);
+                parts.extend_from_slice(&first);
+                parts.extend_from_slice(&data);
+            }
+            None => {
+                parts.reserve_exact(len - parts.len());
+                parts.extend_from_slice(&data);
+            }
+        }
+    }
+    let Some((compressed, len)) = framing else {
+        return Err(Status::invalid_argument("the request carries no message"));
+    };
+    let bytes = whole.unwrap_or_else(|| Bytes::from(parts));
+    if bytes.len() < len {
+        return Err(Status::invalid_argument(format!(
+            "the request ended after {} of its {len} message bytes",
+            bytes.len()
+        )));
+    }
+    Ok((compressed, bytes))
+}
+
+/// A successful unary response: the length-prefixed message, then `grpc-status: 0`.
+fn ok_response(message: ExportTraceServiceResponse) -> http::Response<tonic::body::Body> {
+    let len = message.encoded_len();
+    let mut buf = Vec::with_capacity(GRPC_HEADER + len);
+    buf.push(0);
+    buf.extend_from_slice(&(len as u32).to_be_bytes());
+    message
+        .encode(&mut buf)
+        .expect("a Vec grows to fit the message");
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert(Status::GRPC_STATUS, http::HeaderValue::from_static("0"));
+    let body = Full::new(Bytes::from(buf)).with_trailers(std::future::ready(Some(Ok(trailers))));
+    let mut res = http::Response::new(tonic::body::Body::new(body));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    res
 }
 
 pub(super) fn response(accepted: Accepted) -> ExportTraceServiceResponse {
@@ -165,50 +290,5 @@ fn status(e: SinkError) -> Status {
             Status::with_details(Code::Unavailable, message, Bytes::from(details))
         }
         SinkError::Unavailable(_) => Status::unavailable(message),
-    }
-}
-
-/// Hands the request message's bytes over as they are and encodes the response with prost.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = ExportTraceServiceResponse;
-    type Decode = Bytes;
-    type Encoder = ResponseEncoder;
-    type Decoder = RawDecoder;
-
-    fn encoder(&mut self) -> ResponseEncoder {
-        ResponseEncoder
-    }
-
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ResponseEncoder;
-
-impl Encoder for ResponseEncoder {
-    type Item = ExportTraceServiceResponse;
-    type Error = Status;
-
-    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding the response: {e}")))
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct RawDecoder;
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        // Splits the frame off tonic's buffer without copying.
-        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
