@@ -607,7 +607,13 @@ fn template_for(
             // Some instrumentations put the concrete path in http.route. A route without
             // parameters whose segments inference would parameterise is such a path: trusting
             // it would make one endpoint per id.
-            if !r.template.has_params() {
+            if !r.template.has_params()
+                && r.looks_concrete(|t| {
+                    let mut b = infer::Builder::new(&n.rules.infer, scratch);
+                    b.push_raw(raw_segments(t.as_str()));
+                    b.finish().template.has_params()
+                })
+            {
                 let mut b = infer::Builder::new(&n.rules.infer, scratch);
                 b.push_raw(raw_segments(path));
                 let inf = b.finish();

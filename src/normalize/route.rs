@@ -7,6 +7,8 @@
 //! All become `{name}`. Catch-alls (and parameters named like paths, see
 //! `Rules::slashy_params`) may span several segments when matching; optional ones may be absent.
 
+use std::sync::OnceLock;
+
 use crate::model::{hex_val, PathTemplate, Segment};
 
 /// Most segments a route or path may have to be matched; longer ones are treated as not
@@ -14,7 +16,7 @@ use crate::model::{hex_val, PathTemplate, Segment};
 const MAX_SEGMENTS: usize = 48;
 
 /// A normalised route with what matching needs beyond the canonical text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Route {
     pub template: PathTemplate,
     /// Bit `i`: segment `i` is optional (`:id?`, `{id?}`, `{/:id}`).
@@ -24,6 +26,9 @@ pub struct Route {
     /// The template's segments, classified once: a route is parsed once per batch but
     /// matched once per span.
     segs: Box<[SegRef]>,
+    /// For a route without parameters: whether its own text looks like a concrete path.
+    /// Routes are shared and matched once per span; this is decided once.
+    concrete: OnceLock<bool>,
 }
 
 /// Where a [`Segment`] of the template sits in its text, and which kind it is.
@@ -133,6 +138,7 @@ impl Route {
             template,
             optional,
             multi,
+            concrete: OnceLock::new(),
         })
     }
 
@@ -143,6 +149,12 @@ impl Route {
             SegKind::Param => Segment::Param(text),
             SegKind::Mixed => Segment::Mixed(text),
         }
+    }
+
+    /// Whether `infer` (inference on the template's own text) finds data in this route:
+    /// some instrumentations put the concrete path in `http.route`. Asked once per route.
+    pub(crate) fn looks_concrete(&self, infer: impl FnOnce(&PathTemplate) -> bool) -> bool {
+        *self.concrete.get_or_init(|| infer(&self.template))
     }
 
     /// (segments, literal segments): the more of each, the more specific the route.
