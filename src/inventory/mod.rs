@@ -193,6 +193,91 @@ fn push_distinct<S: AsRef<str> + Into<String>>(list: &mut Vec<String>, item: S, 
     }
 }
 
+/// One (endpoint, hour) bucket of a batch. Its examples and callers live in the batch's
+/// [`Texts`]; its `agg` lists stay empty.
+#[derive(Debug, Clone, PartialEq)]
+struct Bucket {
+    service: Arc<str>,
+    method: Method,
+    template: PathTemplate,
+    hour: i64,
+    agg: Agg,
+    examples: TextList,
+    callers: TextList,
+}
+
+/// The example paths and callers of one batch's buckets, in one buffer. A batch folds
+/// hundreds of spans into a few dozen buckets with a few short texts each; a `String` per
+/// text and a `Vec` per list were most of the fold's allocations, and the writer drops
+/// most of them (its lists fill up within a commit).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Texts {
+    buf: String,
+    nodes: Vec<TextNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TextNode {
+    start: u32,
+    end: u32,
+    next: u32,
+}
+
+/// A list of texts in [`Texts`], linked through its nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TextList {
+    first: u32,
+    last: u32,
+    len: u32,
+}
+
+impl TextList {
+    const NONE: u32 = u32::MAX;
+    const EMPTY: TextList = TextList {
+        first: Self::NONE,
+        last: Self::NONE,
+        len: 0,
+    };
+}
+
+impl Texts {
+    /// Adds `item` to `list` unless the list is full or has it.
+    fn push_distinct(&mut self, list: &mut TextList, item: &str, max: usize) {
+        if list.len as usize >= max || self.iter(*list).any(|x| x == item) {
+            return;
+        }
+        let start = self.buf.len();
+        let (Ok(start), Ok(end), Ok(node)) = (
+            u32::try_from(start),
+            u32::try_from(start + item.len()),
+            u32::try_from(self.nodes.len()),
+        ) else {
+            return; // 4 GiB of examples in one batch: the rest are not needed
+        };
+        self.buf.push_str(item);
+        self.nodes.push(TextNode {
+            start,
+            end,
+            next: TextList::NONE,
+        });
+        match list.last {
+            TextList::NONE => list.first = node,
+            last => self.nodes[last as usize].next = node,
+        }
+        list.last = node;
+        list.len += 1;
+    }
+
+    fn iter(&self, list: TextList) -> impl Iterator<Item = &str> + '_ {
+        let mut at = list.first;
+        std::iter::from_fn(move || {
+            let n = self.nodes.get(at as usize)?;
+            at = n.next;
+            Some(&self.buf[n.start as usize..n.end as usize])
+        })
+    }
+}
+
 /// One observation as far as the cross-batch joins need it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct JoinRecord {
@@ -208,7 +293,8 @@ struct JoinRecord {
 /// needs for joins across batches. Built in the receiving task; moved to the writer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchDelta {
-    buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)>,
+    buckets: Vec<Bucket>,
+    texts: Texts,
     joins: Vec<JoinRecord>,
     orphan_evidence: Vec<(SpanRef, AuthEvidence)>,
     client_calls: Vec<ClientCall>,
@@ -235,7 +321,13 @@ impl BatchDelta {
         let mut pinned: Vec<(Arc<str>, PathTemplate)> = Vec::new();
         let mut by_content: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> =
             FastMap::default();
-        let mut buckets: Vec<(Arc<str>, Method, PathTemplate, i64, Agg)> = Vec::new();
+        let mut buckets: Vec<Bucket> = Vec::new();
+        let n = batch.observations.len();
+        let mut texts = Texts {
+            // Room for a few dozen buckets' examples and callers without regrowing.
+            buf: String::with_capacity((n * 16).min(1 << 16)),
+            nodes: Vec::with_capacity(n.min(1 << 12)),
+        };
         let mut joins = Vec::new();
         for obs in batch.observations {
             let secs = unix_secs(obs.time_unix_nano, received_unix);
@@ -254,13 +346,15 @@ impl BatchDelta {
                         Some(&i) => i,
                         None => {
                             let i = buckets.len() as u32;
-                            buckets.push((
-                                key.0.clone(),
-                                key.1,
-                                key.2.clone(),
+                            buckets.push(Bucket {
+                                service: key.0.clone(),
+                                method: key.1,
+                                template: key.2.clone(),
                                 hour,
-                                Agg::empty(obs.source),
-                            ));
+                                agg: Agg::empty(obs.source),
+                                examples: TextList::EMPTY,
+                                callers: TextList::EMPTY,
+                            });
                             by_content.insert(key, i);
                             i
                         }
@@ -270,7 +364,8 @@ impl BatchDelta {
                     i
                 }
             };
-            let agg = &mut buckets[idx as usize].4;
+            let bucket = &mut buckets[idx as usize];
+            let agg = &mut bucket.agg;
             if obs.source == TemplateSource::Route {
                 agg.source = TemplateSource::Route;
             }
@@ -287,9 +382,9 @@ impl BatchDelta {
             agg.evidence |= obs.evidence;
             agg.first_seen = agg.first_seen.min(secs);
             agg.last_seen = agg.last_seen.max(secs);
-            push_distinct(&mut agg.examples, &*obs.path, cfg.max_examples);
+            texts.push_distinct(&mut bucket.examples, &obs.path, cfg.max_examples);
             if let Some(client) = &obs.client {
-                push_distinct(&mut agg.callers, &**client, cfg.max_callers);
+                texts.push_distinct(&mut bucket.callers, client, cfg.max_callers);
             }
             // Every request looks for evidence its children sent earlier (children end, and
             // are exported, first); the writer decides which ones wait for later data.
@@ -304,6 +399,7 @@ impl BatchDelta {
         }
         BatchDelta {
             buckets,
+            texts,
             joins,
             orphan_evidence: batch.orphan_evidence,
             client_calls: batch.client_calls,
@@ -320,7 +416,7 @@ impl BatchDelta {
 
     /// Server-span observations in this batch.
     pub fn observations(&self) -> u64 {
-        self.buckets.iter().map(|b| b.4.requests).sum()
+        self.buckets.iter().map(|b| b.agg.requests).sum()
     }
 
     /// Distinct (endpoint, hour) buckets in this batch.
@@ -676,15 +772,31 @@ impl Inventory {
 
         let cap = self.cfg.max_endpoints_per_service;
         let mut ids: Vec<Option<u32>> = Vec::with_capacity(delta.buckets.len());
-        for (service, method, template, hour, agg) in delta.buckets {
+        for b in delta.buckets {
+            let Bucket {
+                service,
+                method,
+                template,
+                hour,
+                agg,
+                ..
+            } = b;
             match self.table.intern(&service, method, &template, cap) {
                 Interning::Known(id) => {
                     ids.push(Some(id));
-                    match self.pending.entry((id, hour)) {
-                        Entry::Occupied(mut e) => e.get_mut().merge(agg, &self.cfg),
-                        Entry::Vacant(e) => {
-                            e.insert(agg);
+                    let into = match self.pending.entry((id, hour)) {
+                        Entry::Occupied(e) => {
+                            let into = e.into_mut();
+                            into.merge(agg, &self.cfg);
+                            into
                         }
+                        Entry::Vacant(e) => e.insert(agg),
+                    };
+                    for x in delta.texts.iter(b.examples) {
+                        push_distinct(&mut into.examples, x, self.cfg.max_examples);
+                    }
+                    for c in delta.texts.iter(b.callers) {
+                        push_distinct(&mut into.callers, c, self.cfg.max_callers);
                     }
                 }
                 Interning::Overflow {

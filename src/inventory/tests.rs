@@ -532,3 +532,28 @@ fn inventing_service_names_is_capped_too() {
     );
     assert_eq!(inv.known_endpoints(), 3);
 }
+
+#[test]
+fn batch_texts_keep_each_list_distinct_capped_and_in_order() {
+    let mut texts = Texts::default();
+    let mut lists = [TextList::EMPTY, TextList::EMPTY];
+    for (k, item) in [
+        (0, "/users/1"),
+        (1, "10.0.0.1"),
+        (0, "/users/2"),
+        (0, "/users/1"),
+        (1, "10.0.0.1"),
+        (0, "/users/3"),
+        (0, "/users/4"),
+        (1, "10.0.0.2"),
+    ] {
+        texts.push_distinct(&mut lists[k], item, 3);
+    }
+    let [a, b] = lists;
+    assert_eq!(
+        texts.iter(a).collect::<Vec<_>>(),
+        ["/users/1", "/users/2", "/users/3"]
+    );
+    assert_eq!(texts.iter(b).collect::<Vec<_>>(), ["10.0.0.1", "10.0.0.2"]);
+    assert_eq!(texts.iter(TextList::EMPTY).count(), 0);
+}
