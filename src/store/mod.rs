@@ -21,12 +21,14 @@
 
 mod schema;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::inventory::{hour_of, Delta, Edge};
+use crate::inventory::{hour_of, Delta, Edge, EndpointDelta};
 use crate::model::{
     AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
 };
@@ -117,6 +119,62 @@ pub struct StoreStats {
 pub struct Store {
     conn: Connection,
     path: String,
+    known: KnownRows,
+}
+
+/// What this connection last saw of endpoint rows, so a commit can skip an endpoint's
+/// upsert (with its RETURNING and JSON round trip) when the delta changes nothing in the
+/// row: most deltas of a busy endpoint only add counts, which live in `endpoint_hours`.
+/// Rows only grow (`MIN`/`MAX`/`OR`, lists that fill up and stay full), and rows are
+/// never deleted, so what was seen stays true of the database even when another process
+/// writes to it. Bounded: when full it starts over.
+#[derive(Default)]
+struct KnownRows {
+    map: HashMap<EndpointKey, KnownRow, foldhash::fast::RandomState>,
+}
+
+type EndpointKey = (Arc<str>, Method, PathTemplate);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct KnownRow {
+    id: i64,
+    first_seen: i64,
+    last_seen: i64,
+    evidence: u8,
+    route: bool,
+    examples_full: bool,
+    callers_full: bool,
+}
+
+impl KnownRows {
+    const MAX: usize = 16_384;
+
+    /// The row's id when `e` would change nothing in it but its hourly counts.
+    fn unchanged_by(&self, e: &EndpointDelta) -> Option<i64> {
+        let k = self
+            .map
+            .get(&(e.service.clone(), e.method, e.template.clone()))?;
+        let unchanged = known_time(e.first_seen).is_none_or(|t| t >= k.first_seen)
+            && known_time(e.last_seen).is_none_or(|t| t <= k.last_seen)
+            && e.evidence.bits() & !k.evidence == 0
+            && (k.route || e.source != TemplateSource::Route)
+            && (k.examples_full || e.examples.is_empty())
+            && (k.callers_full || e.callers.is_empty());
+        unchanged.then_some(k.id)
+    }
+
+    fn id(&self, service: &Arc<str>, method: Method, template: &PathTemplate) -> Option<i64> {
+        self.map
+            .get(&(service.clone(), method, template.clone()))
+            .map(|k| k.id)
+    }
+
+    fn learn(&mut self, rows: Vec<(EndpointKey, KnownRow)>) {
+        if self.map.len() + rows.len() > Self::MAX {
+            self.map.clear();
+        }
+        self.map.extend(rows.into_iter().take(Self::MAX));
+    }
 }
 
 /// Stand-in for an unknown time in corrections (see [`crate::inventory::EndpointDelta`]).
@@ -144,11 +202,9 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// Adds `new` items to a stored JSON list up to `max`; `None` when nothing changed.
-fn merge_list(stored: &str, new: &[String], max: usize) -> Option<String> {
-    if new.is_empty() {
-        return None;
-    }
+/// Adds `new` items to a stored JSON list up to `max`: the new JSON (`None` when nothing
+/// changed) and whether the list is now full.
+fn merge_list(stored: &str, new: &[String], max: usize) -> (Option<String>, bool) {
     let mut list = parse_list(stored);
     let before = list.len();
     for item in new {
@@ -159,7 +215,9 @@ fn merge_list(stored: &str, new: &[String], max: usize) -> Option<String> {
             list.push(item.clone());
         }
     }
-    (list.len() != before).then(|| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()))
+    let changed = (list.len() != before)
+        .then(|| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()));
+    (changed, list.len() >= max)
 }
 
 fn json_list(items: &[String]) -> String {
@@ -250,7 +308,11 @@ impl Store {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(sqlite("configuring the connection", &path))?;
         conn.set_prepared_statement_cache_capacity(32);
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            known: KnownRows::default(),
+        };
         store.migrate(version)?;
         Ok(store)
     }
@@ -308,6 +370,7 @@ impl Store {
             .conn
             .transaction()
             .map_err(err("starting a transaction"))?;
+        let mut learned = Vec::new();
         {
             let mut up_endpoint = tx
                 .prepare_cached(
@@ -318,7 +381,7 @@ impl Store {
                         first_seen = MIN(endpoints.first_seen, COALESCE(?5, endpoints.first_seen)),
                         last_seen = MAX(endpoints.last_seen, COALESCE(?6, endpoints.last_seen)),
                         evidence = endpoints.evidence | excluded.evidence
-                     RETURNING id, examples, callers",
+                     RETURNING id, examples, callers, first_seen, last_seen, evidence, source",
                 )
                 .map_err(err("preparing the endpoint upsert"))?;
             let mut set_lists = tx
@@ -347,36 +410,69 @@ impl Store {
             for e in &delta.endpoints {
                 let first = known_time(e.first_seen);
                 let last = known_time(e.last_seen);
-                let examples = json_list(&e.examples);
-                let callers = json_list(&e.callers);
-                let (id, stored_examples, stored_callers): (i64, String, String) = up_endpoint
-                    .query_row(
-                        params![
-                            &*e.service,
-                            e.method.as_str(),
-                            e.template.as_str(),
-                            source_str(e.source),
-                            first,
-                            last,
-                            e.evidence.bits(),
-                            examples,
-                            callers,
-                            e.hour,
-                        ],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .map_err(err("upserting an endpoint"))?;
-                let ex = merge_list(&stored_examples, &e.examples, MAX_STORED_EXAMPLES);
-                let ca = merge_list(&stored_callers, &e.callers, MAX_STORED_CALLERS);
-                if ex.is_some() || ca.is_some() {
-                    set_lists
-                        .execute(params![
-                            id,
-                            ex.unwrap_or(stored_examples),
-                            ca.unwrap_or(stored_callers)
-                        ])
-                        .map_err(err("updating examples and callers"))?;
-                }
+                let id = match self.known.unchanged_by(e) {
+                    Some(id) => id,
+                    None => {
+                        let examples = json_list(&e.examples);
+                        let callers = json_list(&e.callers);
+                        let (id, stored_examples, stored_callers, row): (i64, String, String, _) =
+                            up_endpoint
+                                .query_row(
+                                    params![
+                                        &*e.service,
+                                        e.method.as_str(),
+                                        e.template.as_str(),
+                                        source_str(e.source),
+                                        first,
+                                        last,
+                                        e.evidence.bits(),
+                                        examples,
+                                        callers,
+                                        e.hour,
+                                    ],
+                                    |r| {
+                                        Ok((
+                                            r.get(0)?,
+                                            r.get(1)?,
+                                            r.get(2)?,
+                                            (
+                                                r.get::<_, i64>(3)?,
+                                                r.get::<_, i64>(4)?,
+                                                r.get::<_, u8>(5)?,
+                                                r.get::<_, String>(6)?,
+                                            ),
+                                        ))
+                                    },
+                                )
+                                .map_err(err("upserting an endpoint"))?;
+                        let (ex, examples_full) =
+                            merge_list(&stored_examples, &e.examples, MAX_STORED_EXAMPLES);
+                        let (ca, callers_full) =
+                            merge_list(&stored_callers, &e.callers, MAX_STORED_CALLERS);
+                        if ex.is_some() || ca.is_some() {
+                            set_lists
+                                .execute(params![
+                                    id,
+                                    ex.unwrap_or(stored_examples),
+                                    ca.unwrap_or(stored_callers)
+                                ])
+                                .map_err(err("updating examples and callers"))?;
+                        }
+                        learned.push((
+                            (e.service.clone(), e.method, e.template.clone()),
+                            KnownRow {
+                                id,
+                                first_seen: row.0,
+                                last_seen: row.1,
+                                evidence: row.2,
+                                route: parse_source(&row.3) == TemplateSource::Route,
+                                examples_full,
+                                callers_full,
+                            },
+                        ));
+                        id
+                    }
+                };
                 let s = &e.status;
                 up_hour
                     .execute(params![
@@ -418,13 +514,16 @@ impl Store {
                 )
                 .map_err(err("preparing the edge upsert"))?;
             for g in &delta.edges {
-                let id: Option<i64> = find_endpoint
-                    .query_row(
-                        params![&*g.service, g.method.as_str(), g.template.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(err("looking up an edge's endpoint"))?;
+                let id: Option<i64> = match self.known.id(&g.service, g.method, &g.template) {
+                    Some(id) => Some(id),
+                    None => find_endpoint
+                        .query_row(
+                            params![&*g.service, g.method.as_str(), g.template.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(err("looking up an edge's endpoint"))?,
+                };
                 // The inventory only draws edges to endpoints it has counted, so the row
                 // exists; an edge to nothing would be meaningless anyway.
                 let Some(id) = id else { continue };
@@ -480,6 +579,8 @@ impl Store {
             }
         }
         tx.commit().map_err(err("committing"))?;
+        // Only what is committed is known; a failed commit teaches nothing.
+        self.known.learn(learned);
         Ok(())
     }
 

@@ -441,3 +441,94 @@ fn a_missing_directory_is_a_clear_error() {
     let err = Store::open(&path).err().expect("cannot create");
     assert!(err.to_string().contains("no/such/dir"), "{err}");
 }
+
+#[test]
+fn skipping_unchanged_rows_stores_what_a_fresh_connection_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let (warm_path, cold_path) = (dir.path().join("warm.db"), dir.path().join("cold.db"));
+    let mut warm = Store::open(&warm_path).unwrap();
+    let pet = |at: i64, example: &str, caller: Option<&str>| {
+        let mut e = ep("petstore", Method::Get, "/pet/{id}", at, 200);
+        e.source = TemplateSource::Inferred;
+        e.examples = vec![example.into()];
+        e.callers = caller.into_iter().map(Into::into).collect();
+        e
+    };
+    let mut steps = vec![
+        pet(NOW, "/pet/1", Some("10.0.0.1")),
+        pet(NOW, "/pet/1", Some("10.0.0.1")),
+        pet(NOW, "/pet/2", None),
+        pet(NOW, "/pet/3", Some("10.0.0.2")),
+        // The examples are full: each step below changes one thing or nothing.
+        pet(NOW, "/pet/4", None),
+        pet(NOW, "/pet/5", Some("10.0.0.3")),
+        pet(NOW - 100, "/pet/6", None),
+        pet(NOW + 50, "/pet/7", None),
+        pet(NOW + 10, "/pet/7", None),
+    ];
+    let mut with_evidence = pet(NOW, "/pet/1", None);
+    with_evidence.evidence = AuthEvidence::CREDENTIAL;
+    steps.push(with_evidence);
+    let mut routed = pet(NOW, "/pet/1", None);
+    routed.source = TemplateSource::Route;
+    steps.push(routed);
+    let mut correction = pet(NOW, "/pet/1", None);
+    (correction.requests, correction.status) = (0, StatusCounts::default());
+    (correction.ok_with_auth, correction.ok_without_auth) = (1, -1);
+    (correction.first_seen, correction.last_seen) = (i64::MAX, i64::MIN);
+    correction.examples = vec![];
+    steps.push(correction);
+    for step in steps {
+        let d = Delta {
+            edges: vec![EdgeDelta {
+                caller: Arc::from("frontend"),
+                service: Arc::from("petstore"),
+                method: Method::Get,
+                template: PathTemplate::parse("/pet/{id}"),
+                hour: hour_of(NOW),
+                calls: 1,
+                first_seen: NOW,
+                last_seen: NOW,
+            }],
+            ..delta(vec![step])
+        };
+        warm.apply(&d).unwrap();
+        // A new connection knows no rows: every step takes the full upsert.
+        Store::open(&cold_path).unwrap().apply(&d).unwrap();
+    }
+    assert!(!warm.known.map.is_empty());
+    let cold = Store::open(&cold_path).unwrap();
+    let q = Query::default();
+    let got = warm.endpoints(&q).unwrap();
+    assert_eq!(got, cold.endpoints(&q).unwrap());
+    assert_eq!(warm.edges(&q).unwrap(), cold.edges(&q).unwrap());
+    // The rows themselves too, including the all-time columns reads do not use.
+    let rows = |s: &Store| -> Vec<String> {
+        let mut stmt = s
+            .conn
+            .prepare(
+                "SELECT service, method, template, source, first_seen, last_seen, evidence,
+                    examples, callers FROM endpoints ORDER BY id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((0..9)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join(" "))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert_eq!(rows(&warm), rows(&cold));
+    let e = get(&got, Method::Get, "/pet/{id}");
+    assert_eq!(e.examples, vec!["/pet/1", "/pet/2", "/pet/3"]);
+    assert_eq!(e.callers, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    assert_eq!((e.first_seen, e.last_seen), (NOW - 100, NOW + 50));
+    assert_eq!(
+        (e.source, e.evidence),
+        (TemplateSource::Route, AuthEvidence::CREDENTIAL)
+    );
+    assert_eq!((e.requests, e.ok_with_auth, e.ok_without_auth), (11, 1, 10));
+}
