@@ -22,6 +22,7 @@
 mod schema;
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -131,19 +132,30 @@ pub struct Store {
 #[derive(Default)]
 struct KnownRows {
     map: HashMap<EndpointKey, KnownRow, foldhash::fast::RandomState>,
+    /// Hashes the texts of [`KnownList::Holds`].
+    texts: foldhash::fast::RandomState,
 }
 
 type EndpointKey = (Arc<str>, Method, PathTemplate);
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct KnownRow {
     id: i64,
     first_seen: i64,
     last_seen: i64,
     evidence: u8,
     route: bool,
-    examples_full: bool,
-    callers_full: bool,
+    examples: KnownList,
+    callers: KnownList,
+}
+
+/// A stored list (examples, callers) as far as skipping goes: full, so nothing can be
+/// added, or the 64-bit hashes of what it holds, so an item already there is recognised
+/// (an endpoint with one path, or two client addresses, never fills its list).
+#[derive(Debug, Clone, PartialEq)]
+enum KnownList {
+    Full,
+    Holds(Box<[u64]>),
 }
 
 impl KnownRows {
@@ -158,9 +170,31 @@ impl KnownRows {
             && known_time(e.last_seen).is_none_or(|t| t <= k.last_seen)
             && e.evidence.bits() & !k.evidence == 0
             && (k.route || e.source != TemplateSource::Route)
-            && (k.examples_full || e.examples.is_empty())
-            && (k.callers_full || e.callers.is_empty());
+            && self.covers(&k.examples, &e.examples)
+            && self.covers(&k.callers, &e.callers);
         unchanged.then_some(k.id)
+    }
+
+    fn covers(&self, list: &KnownList, items: &[String]) -> bool {
+        match list {
+            KnownList::Full => true,
+            KnownList::Holds(h) => items
+                .iter()
+                .all(|i| h.contains(&self.texts.hash_one(i.as_str()))),
+        }
+    }
+
+    fn list(&self, items: &[String], max: usize) -> KnownList {
+        if items.len() >= max {
+            KnownList::Full
+        } else {
+            KnownList::Holds(
+                items
+                    .iter()
+                    .map(|i| self.texts.hash_one(i.as_str()))
+                    .collect(),
+            )
+        }
     }
 
     fn id(&self, service: &Arc<str>, method: Method, template: &PathTemplate) -> Option<i64> {
@@ -202,9 +236,8 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// Adds `new` items to a stored JSON list up to `max`: the new JSON (`None` when nothing
-/// changed) and whether the list is now full.
-fn merge_list(stored: &str, new: &[String], max: usize) -> (Option<String>, bool) {
+/// A stored JSON list with `new` items added up to `max`, and its new JSON when it grew.
+fn merge_list(stored: &str, new: &[String], max: usize) -> (Vec<String>, Option<String>) {
     let mut list = parse_list(stored);
     let before = list.len();
     for item in new {
@@ -215,9 +248,8 @@ fn merge_list(stored: &str, new: &[String], max: usize) -> (Option<String>, bool
             list.push(item.clone());
         }
     }
-    let changed = (list.len() != before)
-        .then(|| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()));
-    (changed, list.len() >= max)
+    let changed = (list.len() != before).then(|| json_list(&list));
+    (list, changed)
 }
 
 fn json_list(items: &[String]) -> String {
@@ -445,9 +477,9 @@ impl Store {
                                     },
                                 )
                                 .map_err(err("upserting an endpoint"))?;
-                        let (ex, examples_full) =
+                        let (examples, ex) =
                             merge_list(&stored_examples, &e.examples, MAX_STORED_EXAMPLES);
-                        let (ca, callers_full) =
+                        let (callers, ca) =
                             merge_list(&stored_callers, &e.callers, MAX_STORED_CALLERS);
                         if ex.is_some() || ca.is_some() {
                             set_lists
@@ -466,8 +498,8 @@ impl Store {
                                 last_seen: row.1,
                                 evidence: row.2,
                                 route: parse_source(&row.3) == TemplateSource::Route,
-                                examples_full,
-                                callers_full,
+                                examples: self.known.list(&examples, MAX_STORED_EXAMPLES),
+                                callers: self.known.list(&callers, MAX_STORED_CALLERS),
                             },
                         ));
                         id
