@@ -311,25 +311,26 @@ impl BatchDelta {
         received_unix: i64,
         cfg: &InventoryConfig,
     ) -> BatchDelta {
+        let n = batch.observations.len();
         // Looked up by the identity of the shared texts first: within a batch a service's
         // spans share one `Arc<str>`, and equal templates share their text (routes and
         // inferred templates are interned per batch), so most spans hash no string. A new
         // identity is looked up by content before it makes a bucket, so equal endpoints
-        // always fold together. `pinned` holds a clone of every text whose address is a key,
-        // so no address can be freed and reused by another text during the loop.
-        let mut by_identity: FastMap<(usize, Method, usize, i64), u32> = FastMap::default();
-        let mut pinned: Vec<(Arc<str>, PathTemplate)> = Vec::new();
+        // always fold together. The observations are read in place and dropped after the
+        // loop, so no address that is a key can be freed and reused by another text.
+        // Tables are sized for a typical export's few dozen endpoints, so they do not regrow.
+        let mut by_identity: FastMap<(usize, Method, usize, i64), u32> =
+            FastMap::with_capacity_and_hasher(64, Default::default());
         let mut by_content: FastMap<(Arc<str>, Method, PathTemplate, i64), u32> =
-            FastMap::default();
-        let mut buckets: Vec<Bucket> = Vec::new();
-        let n = batch.observations.len();
+            FastMap::with_capacity_and_hasher(64, Default::default());
+        let mut buckets: Vec<Bucket> = Vec::with_capacity(64);
         let mut texts = Texts {
             // Room for a few dozen buckets' examples and callers without regrowing.
             buf: String::with_capacity((n * 16).min(1 << 16)),
             nodes: Vec::with_capacity(n.min(1 << 12)),
         };
-        let mut joins = Vec::new();
-        for obs in batch.observations {
+        let mut joins = Vec::with_capacity(n);
+        for obs in &batch.observations {
             let secs = unix_secs(obs.time_unix_nano, received_unix);
             let hour = hour_of(secs);
             let identity = (
@@ -360,7 +361,6 @@ impl BatchDelta {
                         }
                     };
                     by_identity.insert(identity, i);
-                    pinned.push((obs.service.clone(), obs.template.clone()));
                     i
                 }
             };
