@@ -217,13 +217,22 @@ impl<'r, 'b> Builder<'r, 'b> {
     }
 
     fn push_one(&mut self, raw: &str) {
+        let shape = Shape::of(raw.as_bytes());
+        let Shape {
+            braces, percent, ..
+        } = shape;
+        if !braces && !percent {
+            // What `classify` would say of a plain word or integer, without a second pass.
+            let protected = self.index == 0 && self.rules.protect_first_segment;
+            match plain_class(&shape, raw.len(), self.prev_is_api) {
+                Some(Class::Literal) => return self.push_literal(raw),
+                Some(_) if protected || raw.is_empty() => return self.push_literal(raw),
+                Some(class) => return self.push_param(class, ""),
+                None => {}
+            }
+        }
         // Already a template segment (`{id}`, `{name}.{ext}`): keep it, so inference is
         // idempotent on its own output.
-        let (mut braces, mut percent) = (false, false);
-        for &c in raw.as_bytes() {
-            braces |= c == b'{' || c == b'}';
-            percent |= c == b'%';
-        }
         if braces {
             match Segment::classify(raw) {
                 Segment::Param(p) if !p.is_empty() && !p.contains([':', '}']) => {
@@ -274,6 +283,14 @@ impl<'r, 'b> Builder<'r, 'b> {
                 self.push_param(class, suffix);
             }
         }
+    }
+
+    /// A literal without `%` or braces: canonical as it is.
+    fn push_literal(&mut self, raw: &str) {
+        self.out.push('/');
+        self.out.push_str(raw);
+        self.prev_is_api = raw.eq_ignore_ascii_case("api");
+        self.index += 1;
     }
 
     fn push_param(&mut self, class: Class, literal_suffix: &str) {
@@ -387,26 +404,50 @@ pub fn classify(
     if d.is_empty() || (index == 0 && rules.protect_first_segment) {
         return (Class::Literal, None);
     }
-    if let Some(class) = plain_class(d, prev_is_api) {
+    if let Some(class) = plain_class(&Shape::of(d), d.len(), prev_is_api) {
         return (class, None);
     }
     general_class(d, prev_is_api, rules)
 }
 
+/// What one pass over a segment's bytes tells.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    braces: bool,
+    percent: bool,
+    /// Only ASCII digits.
+    digits: bool,
+    /// Only lowercase ASCII letters, `-` and `_`.
+    word: bool,
+}
+
+impl Shape {
+    fn of(d: &[u8]) -> Shape {
+        let mut s = Shape {
+            braces: false,
+            percent: false,
+            digits: true,
+            word: true,
+        };
+        for &b in d {
+            s.braces |= b == b'{' || b == b'}';
+            s.percent |= b == b'%';
+            s.digits &= b.is_ascii_digit();
+            s.word &= b.is_ascii_lowercase() || b == b'-' || b == b'_';
+        }
+        s
+    }
+}
+
 /// Most segments are plain lowercase words or plain integers. Every rule of
 /// [`general_class`] agrees on those (property-tested), and this is one pass instead of a
 /// dozen. A 36-byte word is left to the rules: it could be a UUID written with letters only.
-fn plain_class(d: &[u8], prev_is_api: bool) -> Option<Class> {
-    let (mut digits, mut word) = (true, d.len() != 36);
-    for &b in d {
-        digits &= b.is_ascii_digit();
-        word &= b.is_ascii_lowercase() || b == b'-' || b == b'_';
-    }
-    if word {
+fn plain_class(shape: &Shape, len: usize, prev_is_api: bool) -> Option<Class> {
+    if shape.word && len != 36 {
         Some(Class::Literal)
-    } else if digits {
+    } else if shape.digits {
         // `/rest/api/2/issue`: an API version, not data.
-        Some(if prev_is_api && d.len() <= 2 {
+        Some(if prev_is_api && len <= 2 {
             Class::Literal
         } else {
             Class::Integer
@@ -931,7 +972,7 @@ mod tests {
             d in "[a-z0-9_-]{1,40}|[a-f]{8}-[a-f]{4}-[a-f]{4}-[a-f]{4}-[a-f]{12}|[0-9]{1,20}",
             prev_is_api in any::<bool>(),
         ) {
-            if let Some(class) = plain_class(d.as_bytes(), prev_is_api) {
+            if let Some(class) = plain_class(&Shape::of(d.as_bytes()), d.len(), prev_is_api) {
                 prop_assert_eq!(
                     general_class(d.as_bytes(), prev_is_api, &InferRules::default()),
                     (class, None)
