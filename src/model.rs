@@ -510,56 +510,39 @@ impl AttrKeys {
 
     pub fn lookup(&self, key: &[u8]) -> Option<AttrKey> {
         use AttrKey::*;
-        // By length first: one integer compare rejects most keys, and at most three byte
-        // comparisons follow, instead of one comparison per known key.
+        // By length first: one integer compare rejects most keys, and at most three
+        // comparisons of two machine words each follow (`same`), instead of one string
+        // comparison per known key.
         let k = match key.len() {
-            7 if key == b"user.id" => Identity,
-            8 => match key {
-                b"url.path" => UrlPath,
-                b"url.full" => UrlFull,
-                b"http.url" => HttpUrl,
-                _ => return self.extra(key),
-            },
-            9 if key == b"db.system" => DataSystem,
-            10 => match key {
-                b"http.route" => HttpRoute,
-                b"enduser.id" => Identity,
-                b"rpc.system" => RpcSystem,
-                _ => return self.extra(key),
-            },
-            11 => match key {
-                b"http.method" => HttpMethod,
-                b"http.target" => HttpTarget,
-                b"net.peer.ip" => PeerAddress,
-                b"router.name" => RouterName,
-                _ => return self.extra(key),
-            },
-            12 => match key {
-                b"express.name" => ExpressName,
-                b"express.type" => ExpressType,
-                _ => return self.extra(key),
-            },
-            14 => match key {
-                b"client.address" => ClientAddress,
-                b"db.system.name" => DataSystem,
-                _ => return self.extra(key),
-            },
-            16 => match key {
-                b"http.status_code" => HttpStatusCode,
-                b"messaging.system" => DataSystem,
-                _ => return self.extra(key),
-            },
-            18 if key == b"net.sock.peer.addr" => PeerAddress,
-            19 if key == b"http.request.method" => RequestMethod,
-            20 if key == b"network.peer.address" => PeerAddress,
-            25 if key == b"http.response.status_code" => ResponseStatusCode,
-            29 if key == b"http.request.header.x-api-key"
-                || key == b"http.request.header.x_api_key" =>
+            7 if same(key, b"user.id") => Identity,
+            8 if same(key, b"url.path") => UrlPath,
+            8 if same(key, b"url.full") => UrlFull,
+            8 if same(key, b"http.url") => HttpUrl,
+            9 if same(key, b"db.system") => DataSystem,
+            10 if same(key, b"http.route") => HttpRoute,
+            10 if same(key, b"enduser.id") => Identity,
+            10 if same(key, b"rpc.system") => RpcSystem,
+            11 if same(key, b"http.method") => HttpMethod,
+            11 if same(key, b"http.target") => HttpTarget,
+            11 if same(key, b"net.peer.ip") => PeerAddress,
+            11 if same(key, b"router.name") => RouterName,
+            12 if same(key, b"express.name") => ExpressName,
+            12 if same(key, b"express.type") => ExpressType,
+            14 if same(key, b"client.address") => ClientAddress,
+            14 if same(key, b"db.system.name") => DataSystem,
+            16 if same(key, b"http.status_code") => HttpStatusCode,
+            16 if same(key, b"messaging.system") => DataSystem,
+            18 if same(key, b"net.sock.peer.addr") => PeerAddress,
+            19 if same(key, b"http.request.method") => RequestMethod,
+            20 if same(key, b"network.peer.address") => PeerAddress,
+            25 if same(key, b"http.response.status_code") => ResponseStatusCode,
+            29 if same(key, b"http.request.header.x-api-key")
+                || same(key, b"http.request.header.x_api_key") =>
             {
                 Credential
             }
-            33 if key == b"http.request.header.authorization" => Credential,
-            39 if key == b"http.request.header.proxy-authorization" => Credential,
+            33 if same(key, b"http.request.header.authorization") => Credential,
+            39 if same(key, b"http.request.header.proxy-authorization") => Credential,
             _ => return self.extra(key),
         };
         Some(k)
@@ -575,6 +558,24 @@ impl AttrKeys {
         }
         None
     }
+}
+
+/// `key == lit` for keys of the same length, comparing the first and last eight bytes as
+/// words (with `lit` a literal these are constants once inlined); only keys longer than 16
+/// bytes whose ends match compare their middle.
+#[inline(always)]
+fn same(key: &[u8], lit: &'static [u8]) -> bool {
+    let n = lit.len();
+    if key.len() != n {
+        return false;
+    }
+    if n < 8 {
+        return key == lit;
+    }
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+    word(key, 0) == word(lit, 0)
+        && word(key, n - 8) == word(lit, n - 8)
+        && (n <= 16 || key[8..n - 8] == lit[8..n - 8])
 }
 
 /// An attribute value as far as `normalize` needs it. Credentials are never carried with
@@ -982,11 +983,12 @@ mod tests {
             ("messaging.system", DataSystem),
         ] {
             assert_eq!(keys.lookup(raw.as_bytes()), Some(want), "{raw}");
-            // Same length, one byte off: not the key.
-            let mut near = raw.as_bytes().to_vec();
-            let last = near.len() - 1;
-            near[last] ^= 0x20;
-            assert_eq!(keys.lookup(&near), None, "{raw} altered");
+            // Same length, one byte off anywhere: not the key.
+            for at in 0..raw.len() {
+                let mut near = raw.as_bytes().to_vec();
+                near[at] ^= 0x20;
+                assert_eq!(keys.lookup(&near), None, "{raw} altered at {at}");
+            }
         }
         for unknown in [
             "",
