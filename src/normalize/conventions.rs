@@ -38,7 +38,7 @@ impl<'s, 'a> Attrs<'s, 'a> {
     pub(crate) fn str(&self, key: AttrKey) -> Option<&'s str> {
         self.get(key)
             .and_then(AttrValue::as_str)
-            .filter(|s| !s.trim().is_empty())
+            .filter(|s| !blank(s))
     }
 
     /// The first non-blank string among `keys`, in order of preference.
@@ -51,13 +51,23 @@ impl<'s, 'a> Attrs<'s, 'a> {
     /// Free for valid UTF-8; only a lossily decoded value is copied.
     fn first_cow(&self, keys: &[AttrKey]) -> Option<Cow<'a, str>> {
         keys.iter().find_map(|k| match self.get(*k)? {
-            AttrValue::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+            AttrValue::Str(s) if !blank(s) => Some(s.clone()),
             _ => None,
         })
     }
 }
 
 /// Applies a slicing function to a borrowed-or-owned string, keeping it borrowed.
+/// Empty or only whitespace. Values almost always start with a printable ASCII character,
+/// which settles it without `trim`'s walk over both ends.
+fn blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_graphic() => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 fn narrow<'a>(s: Cow<'a, str>, f: impl FnOnce(&str) -> &str) -> Cow<'a, str> {
     match s {
         Cow::Borrowed(b) => Cow::Borrowed(f(b)),
@@ -149,7 +159,7 @@ pub(crate) fn client<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
 pub(crate) fn present(a: &Attrs<'_, '_>, key: AttrKey) -> bool {
     match a.get(key) {
         None => false,
-        Some(AttrValue::Str(s)) => !s.trim().is_empty(),
+        Some(AttrValue::Str(s)) => !blank(s),
         Some(_) => true,
     }
 }
