@@ -138,7 +138,7 @@ struct KnownRows {
 
 type EndpointKey = (Arc<str>, Method, PathTemplate);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct KnownRow {
     id: i64,
     first_seen: i64,
@@ -150,16 +150,23 @@ struct KnownRow {
 }
 
 /// A stored list (examples, callers) as far as skipping goes: full, so nothing can be
-/// added, or the 64-bit hashes of what it holds, so an item already there is recognised
-/// (an endpoint with one path, or two client addresses, never fills its list).
-#[derive(Debug, Clone, PartialEq)]
+/// added; or, when it holds a few items, their 64-bit hashes, so an item already there is
+/// recognised (an endpoint with one path, or two client addresses, never fills its list);
+/// or, longer and not full, unknown (every new item takes the full upsert). Inline, so a
+/// known row costs no allocation of its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum KnownList {
     Full,
-    Holds(Box<[u64]>),
+    Holds(u8, [u64; KnownList::INLINE]),
+    Unknown,
+}
+
+impl KnownList {
+    const INLINE: usize = 4;
 }
 
 impl KnownRows {
-    const MAX: usize = 16_384;
+    const MAX: usize = 4096;
 
     /// The row's id when `e` would change nothing in it but its hourly counts.
     fn unchanged_by(&self, e: &EndpointDelta) -> Option<i64> {
@@ -178,23 +185,28 @@ impl KnownRows {
     fn covers(&self, list: &KnownList, items: &[String]) -> bool {
         match list {
             KnownList::Full => true,
-            KnownList::Holds(h) => items
-                .iter()
-                .all(|i| h.contains(&self.texts.hash_one(i.as_str()))),
+            KnownList::Holds(n, h) => {
+                let h = &h[..*n as usize];
+                items
+                    .iter()
+                    .all(|i| h.contains(&self.texts.hash_one(i.as_str())))
+            }
+            KnownList::Unknown => items.is_empty(),
         }
     }
 
     fn list(&self, items: &[String], max: usize) -> KnownList {
         if items.len() >= max {
-            KnownList::Full
-        } else {
-            KnownList::Holds(
-                items
-                    .iter()
-                    .map(|i| self.texts.hash_one(i.as_str()))
-                    .collect(),
-            )
+            return KnownList::Full;
         }
+        if items.len() > KnownList::INLINE {
+            return KnownList::Unknown;
+        }
+        let mut h = [0; KnownList::INLINE];
+        for (slot, i) in h.iter_mut().zip(items) {
+            *slot = self.texts.hash_one(i.as_str());
+        }
+        KnownList::Holds(items.len() as u8, h)
     }
 
     fn id(&self, service: &Arc<str>, method: Method, template: &PathTemplate) -> Option<i64> {

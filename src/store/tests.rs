@@ -465,6 +465,11 @@ fn skipping_unchanged_rows_stores_what_a_fresh_connection_stores() {
         pet(NOW - 100, "/pet/6", None),
         pet(NOW + 50, "/pet/7", None),
         pet(NOW + 10, "/pet/7", None),
+        // Callers beyond what a known row keeps inline, a repeat, then a new one.
+        pet(NOW, "/pet/1", Some("10.0.0.4")),
+        pet(NOW, "/pet/1", Some("10.0.0.5")),
+        pet(NOW, "/pet/1", Some("10.0.0.1")),
+        pet(NOW, "/pet/1", Some("10.0.0.6")),
     ];
     let mut with_evidence = pet(NOW, "/pet/1", None);
     with_evidence.evidence = AuthEvidence::CREDENTIAL;
@@ -524,11 +529,14 @@ fn skipping_unchanged_rows_stores_what_a_fresh_connection_stores() {
     assert_eq!(rows(&warm), rows(&cold));
     let e = get(&got, Method::Get, "/pet/{id}");
     assert_eq!(e.examples, vec!["/pet/1", "/pet/2", "/pet/3"]);
-    assert_eq!(e.callers, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    assert_eq!(
+        e.callers,
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
+    );
     assert_eq!((e.first_seen, e.last_seen), (NOW - 100, NOW + 50));
     assert_eq!(
         (e.source, e.evidence),
         (TemplateSource::Route, AuthEvidence::CREDENTIAL)
     );
-    assert_eq!((e.requests, e.ok_with_auth, e.ok_without_auth), (11, 1, 10));
+    assert_eq!((e.requests, e.ok_with_auth, e.ok_without_auth), (15, 1, 14));
 }
