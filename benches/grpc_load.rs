@@ -571,7 +571,14 @@ fn main() {
     println!("spans/CPU-s: server CPU while it takes the load (/proc/<pid>/stat); in brackets, over its whole life (getrusage: start-up and graceful shutdown included)");
     println!(
         "{:<34} {:>10} {:>22} {:>14} {:>12} {:>10} {:>10} {:>9}",
-        "scenario", "spans", "spans/CPU-s", "CPU/request", "peak RSS", "wall s", "endpoints", "KiB/req"
+        "scenario",
+        "spans",
+        "spans/CPU-s",
+        "CPU/request",
+        "peak RSS",
+        "wall s",
+        "endpoints",
+        "KiB/req"
     );
     let mut small_rss: Option<(u64, u64)> = None;
     let mut mid_rss: Option<(u64, u64)> = None;
