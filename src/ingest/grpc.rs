@@ -111,8 +111,9 @@ where
 
 /// One unary `Export` call. The gRPC message framing is read here rather than by tonic's
 /// codec, which copies every DATA frame into a growing buffer: a message that arrives in
-/// one frame (frames are up to `MAX_FRAME`) reaches the sink without a copy, one in several
-/// frames with exactly one.
+/// one frame (frames are up to `MAX_FRAME`) reaches the sink without a copy; one in several
+/// frames is copied once into a buffer that grows with what arrives (up to a flow-control
+/// window ahead), never sized from the declared length alone.
 async fn export<S, B>(sink: S, req: http::Request<B>, max: usize) -> Result<Accepted, Status>
 where
     S: TraceSink,
@@ -224,17 +225,14 @@ where
         if data.is_empty() {
             continue;
         }
-        match whole.take() {
-            None if parts.is_empty() && data.len() == len => whole = Some(data),
-            Some(first) => {
-                parts.reserve_exact(len);
-                parts.extend_from_slice(&first);
-                parts.extend_from_slice(&data);
-            }
-            None => {
-                parts.reserve_exact(len - parts.len());
-                parts.extend_from_slice(&data);
-            }
+        if whole.is_none() && parts.is_empty() && data.len() == len {
+            whole = Some(data);
+        } else {
+            // Room for what the exporter may send before it needs more flow-control credit,
+            // not for the length it declared: a prefix alone must not commit 16 MiB.
+            let rest = len - parts.len();
+            parts.reserve(rest.min(STREAM_WINDOW as usize).max(data.len()));
+            parts.extend_from_slice(&data);
         }
     }
     let Some((compressed, len)) = framing else {
