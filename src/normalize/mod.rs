@@ -607,12 +607,15 @@ fn template_for(
             // Some instrumentations put the concrete path in http.route. A route without
             // parameters whose segments inference would parameterise is such a path: trusting
             // it would make one endpoint per id.
+            // When the path is the route's own text (the usual case) the answer is the
+            // route's, decided once; a path that differs (case, encoding) is inferred itself.
             if !r.template.has_params()
-                && r.looks_concrete(|t| {
-                    let mut b = infer::Builder::new(&n.rules.infer, scratch);
-                    b.push_raw(raw_segments(t.as_str()));
-                    b.finish().template.has_params()
-                })
+                && (path != r.template.as_str()
+                    || r.looks_concrete(|t| {
+                        let mut b = infer::Builder::new(&n.rules.infer, scratch);
+                        b.push_raw(raw_segments(t.as_str()));
+                        b.finish().template.has_params()
+                    }))
             {
                 let mut b = infer::Builder::new(&n.rules.infer, scratch);
                 b.push_raw(raw_segments(path));

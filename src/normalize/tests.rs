@@ -310,6 +310,32 @@ fn a_concrete_path_reported_as_route_is_not_trusted() {
 }
 
 #[test]
+fn a_literal_route_is_checked_against_the_path_as_sent() {
+    // Literals match case-insensitively, but a token is told by its case: the route's own
+    // text looks like a word, the path sent is a token. The same route, first as sent.
+    let route = "/p/release2024candidate";
+    let spans = [
+        express_server(1, "GET", Some(route), route, 200),
+        express_server(2, "GET", Some(route), "/p/Release2024Candidate", 200),
+        express_server(3, "GET", Some(route), route, 200),
+    ];
+    let b = run(&resource("shop"), &spans);
+    let got: Vec<_> = b
+        .observations
+        .iter()
+        .map(|o| (o.template.as_str(), o.source))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (route, TemplateSource::Route),
+            ("/p/{token}", TemplateSource::Inferred),
+            (route, TemplateSource::Route),
+        ]
+    );
+}
+
+#[test]
 fn child_routes_arriving_before_their_server_span_still_count() {
     let spans = [
         express_layer(
