@@ -57,7 +57,6 @@ impl<'s, 'a> Attrs<'s, 'a> {
     }
 }
 
-/// Applies a slicing function to a borrowed-or-owned string, keeping it borrowed.
 /// Empty or only whitespace. Values almost always start with a printable ASCII character,
 /// which settles it without `trim`'s walk over both ends.
 fn blank(s: &str) -> bool {
@@ -68,6 +67,7 @@ fn blank(s: &str) -> bool {
     }
 }
 
+/// Applies a slicing function to a borrowed-or-owned string, keeping it borrowed.
 fn narrow<'a>(s: Cow<'a, str>, f: impl FnOnce(&str) -> &str) -> Cow<'a, str> {
     match s {
         Cow::Borrowed(b) => Cow::Borrowed(f(b)),

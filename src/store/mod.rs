@@ -216,7 +216,11 @@ impl KnownRows {
     }
 
     fn learn(&mut self, rows: Vec<(EndpointKey, KnownRow)>) {
-        if self.map.len() + rows.len() > Self::MAX {
+        let new = rows
+            .iter()
+            .filter(|(k, _)| !self.map.contains_key(k))
+            .count();
+        if self.map.len() + new > Self::MAX {
             self.map.clear();
         }
         self.map.extend(rows.into_iter().take(Self::MAX));
