@@ -221,16 +221,6 @@ impl<'r, 'b> Builder<'r, 'b> {
         let Shape {
             braces, percent, ..
         } = shape;
-        if !braces && !percent {
-            // What `classify` would say of a plain word or integer, without a second pass.
-            let protected = self.index == 0 && self.rules.protect_first_segment;
-            match plain_class(&shape, raw.len(), self.prev_is_api) {
-                Some(Class::Literal) => return self.push_literal(raw),
-                Some(_) if protected || raw.is_empty() => return self.push_literal(raw),
-                Some(class) => return self.push_param(class, ""),
-                None => {}
-            }
-        }
         // Already a template segment (`{id}`, `{name}.{ext}`): keep it, so inference is
         // idempotent on its own output.
         if braces {
@@ -259,7 +249,10 @@ impl<'r, 'b> Builder<'r, 'b> {
         } else {
             raw.as_bytes()
         };
-        let (class, split) = classify(decoded, self.index, self.prev_is_api, self.rules);
+        // Without percent-encoding the bytes are the same, and so is their shape: one pass.
+        let shape = if percent { Shape::of(decoded) } else { shape };
+        let (class, split) =
+            classify_shaped(decoded, &shape, self.index, self.prev_is_api, self.rules);
         match class {
             Class::Literal => {
                 self.out.push('/');
@@ -267,8 +260,10 @@ impl<'r, 'b> Builder<'r, 'b> {
                     // Brace text is canonicalised by the model's own rules (`{a:b}` → `{a}`).
                     let t = PathTemplate::parse(raw);
                     self.out.push_str(t.as_str().trim_start_matches('/'));
-                } else {
+                } else if percent {
                     push_canonical_literal(self.out, raw);
+                } else {
+                    self.out.push_str(raw);
                 }
                 self.prev_is_api = raw.eq_ignore_ascii_case("api");
                 self.index += 1;
@@ -283,14 +278,6 @@ impl<'r, 'b> Builder<'r, 'b> {
                 self.push_param(class, suffix);
             }
         }
-    }
-
-    /// A literal without `%` or braces: canonical as it is.
-    fn push_literal(&mut self, raw: &str) {
-        self.out.push('/');
-        self.out.push_str(raw);
-        self.prev_is_api = raw.eq_ignore_ascii_case("api");
-        self.index += 1;
     }
 
     fn push_param(&mut self, class: Class, literal_suffix: &str) {
@@ -401,10 +388,21 @@ pub fn classify(
     prev_is_api: bool,
     rules: &InferRules,
 ) -> (Class, Option<usize>) {
+    classify_shaped(d, &Shape::of(d), index, prev_is_api, rules)
+}
+
+/// [`classify`] with the segment's [`Shape`] already taken.
+fn classify_shaped(
+    d: &[u8],
+    shape: &Shape,
+    index: usize,
+    prev_is_api: bool,
+    rules: &InferRules,
+) -> (Class, Option<usize>) {
     if d.is_empty() || (index == 0 && rules.protect_first_segment) {
         return (Class::Literal, None);
     }
-    if let Some(class) = plain_class(&Shape::of(d), d.len(), prev_is_api) {
+    if let Some(class) = plain_class(shape, d.len(), prev_is_api) {
         return (class, None);
     }
     general_class(d, prev_is_api, rules)
