@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
@@ -19,6 +19,7 @@ use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 
+use super::body::read_limited;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
 use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink};
@@ -26,7 +27,8 @@ use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError,
 /// The one method this receiver serves.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-const STREAM_WINDOW: u32 = 2 << 20;
+// The body reader reserves at most this far ahead of what arrived: one stream window.
+const STREAM_WINDOW: u32 = super::body::AHEAD as u32;
 const CONNECTION_WINDOW: u32 = 8 << 20;
 const MAX_FRAME: u32 = 256 << 10;
 /// gRPC's message prefix: a compressed flag and a big-endian u32 length.
@@ -110,10 +112,9 @@ where
 }
 
 /// One unary `Export` call. The gRPC message framing is read here rather than by tonic's
-/// codec, which copies every DATA frame into a growing buffer: a message that arrives in
-/// one frame (frames are up to `MAX_FRAME`) reaches the sink without a copy; one in several
-/// frames is copied once into a buffer that grows with what arrives (up to a flow-control
-/// window ahead), never sized from the declared length alone.
+/// codec, which copies every DATA frame into a growing buffer; the body is read as the
+/// HTTP receiver reads its own (`body::read_limited`): a message in one frame (frames are
+/// up to `MAX_FRAME`) reaches the sink without a copy.
 async fn export<S, B>(sink: S, req: http::Request<B>, max: usize) -> Result<Accepted, Status>
 where
     S: TraceSink,
@@ -170,82 +171,59 @@ fn request_gzip(headers: &http::HeaderMap) -> Result<bool, Status> {
     }
 }
 
-/// Reads the one length-prefixed message of a unary request body: `(compressed, message)`.
-/// A declared length over `max` is refused before any of the message is buffered.
+/// The one length-prefixed message of a unary request body: `(compressed, message)`.
 async fn read_message<B>(body: B, max: usize) -> Result<(bool, Bytes), Status>
 where
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
-    let mut body = std::pin::pin!(body);
-    let mut head = [0u8; GRPC_HEADER];
-    let mut have_head = 0;
-    // (compressed, length) once the 5-byte prefix is in.
-    let mut framing: Option<(bool, usize)> = None;
-    let mut whole: Option<Bytes> = None;
-    let mut parts: Vec<u8> = Vec::new();
-    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
-        let frame = frame.map_err(|e| Status::from_error(e.into()))?;
-        let Ok(mut data) = frame.into_data() else {
-            continue; // request trailers carry nothing an export needs
-        };
-        let mut data = data.copy_to_bytes(data.remaining());
-        if framing.is_none() {
-            let take = (GRPC_HEADER - have_head).min(data.len());
-            head[have_head..have_head + take].copy_from_slice(&data[..take]);
-            have_head += take;
-            data.advance(take);
-            if have_head < GRPC_HEADER {
-                continue;
-            }
-            let compressed = match head[0] {
-                0 => false,
-                1 => true,
-                f => {
-                    return Err(Status::invalid_argument(format!(
-                        "invalid gRPC compressed flag {f} (0 or 1)"
-                    )))
-                }
-            };
-            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            if len > max {
-                return Err(Status::resource_exhausted(format!(
-                    "the request message is {len} bytes, over the limit of {max} bytes"
-                )));
-            }
-            framing = Some((compressed, len));
-        }
-        let Some((_, len)) = framing else { continue };
-        let have = whole.as_ref().map_or(parts.len(), Bytes::len);
-        if have + data.len() > len {
-            return Err(Status::invalid_argument(
-                "a unary Export request carries exactly one message",
-            ));
-        }
-        if data.is_empty() {
-            continue;
-        }
-        if whole.is_none() && parts.is_empty() && data.len() == len {
-            whole = Some(data);
-        } else {
-            // Room for what the exporter may send before it needs more flow-control credit,
-            // not for the length it declared: a prefix alone must not commit 16 MiB.
-            let rest = len - parts.len();
-            parts.reserve(rest.min(STREAM_WINDOW as usize).max(data.len()));
-            parts.extend_from_slice(&data);
-        }
-    }
-    let Some((compressed, len)) = framing else {
+    let over = |len: usize| {
+        Status::resource_exhausted(format!(
+            "the request message is {len} bytes, over the limit of {max} bytes"
+        ))
+    };
+    let limit = max.saturating_add(GRPC_HEADER);
+    let body = read_limited(body, limit, |first| {
+        prefix(first).map(|(_, len)| len.saturating_add(GRPC_HEADER))
+    })
+    .await
+    .map_err(|e| Status::from_error(e.into()))?
+    .ok_or_else(|| {
+        Status::resource_exhausted(format!("the request is over the limit of {max} bytes"))
+    })?;
+    let Some((flag, len)) = prefix(&body) else {
         return Err(Status::invalid_argument("the request carries no message"));
     };
-    let bytes = whole.unwrap_or_else(|| Bytes::from(parts));
-    if bytes.len() < len {
+    if len > max {
+        return Err(over(len));
+    }
+    let compressed = match flag {
+        0 => false,
+        1 => true,
+        f => {
+            return Err(Status::invalid_argument(format!(
+                "invalid gRPC compressed flag {f} (0 or 1)"
+            )))
+        }
+    };
+    let got = body.len() - GRPC_HEADER;
+    if got < len {
         return Err(Status::invalid_argument(format!(
-            "the request ended after {} of its {len} message bytes",
-            bytes.len()
+            "the request ended after {got} of its {len} message bytes"
         )));
     }
-    Ok((compressed, bytes))
+    if got > len {
+        return Err(Status::invalid_argument(
+            "a unary Export request carries exactly one message",
+        ));
+    }
+    Ok((compressed, body.slice(GRPC_HEADER..)))
+}
+
+/// gRPC's message prefix: `(compressed flag, length)`, once its five bytes are there.
+fn prefix(b: &[u8]) -> Option<(u8, usize)> {
+    let h: [u8; GRPC_HEADER] = b.get(..GRPC_HEADER)?.try_into().ok()?;
+    Some((h[0], u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize))
 }
 
 /// A successful unary response: the length-prefixed message, then `grpc-status: 0`.

@@ -3,18 +3,17 @@
 //! `ExportTraceServiceResponse` or `google.rpc.Status` in the request's own encoding).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use prost::Message;
 
+use super::body::read_limited;
 use super::grpc::response;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::{status_with_retry, RpcStatus};
@@ -91,7 +90,7 @@ async fn export<S: TraceSink>(State(ctx): State<Ctx<S>>, req: Request) -> Respon
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(format, max);
     }
-    let raw = match read_body(body, max).await {
+    let raw = match read_limited(body, max, |_| declared.map(|n| n as usize)).await {
         Ok(Some(b)) => b,
         Ok(None) => return too_large(format, max),
         Err(e) => {
@@ -189,33 +188,6 @@ fn content_encoding(headers: &HeaderMap) -> Option<bool> {
 }
 
 /// Reads at most `max` bytes of body; `Ok(None)` when it is longer.
-async fn read_body(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
-    let mut first: Option<Bytes> = None;
-    let mut buf = BytesMut::new();
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        let have = first.as_ref().map_or(0, Bytes::len) + buf.len();
-        if have + data.len() > max {
-            return Ok(None);
-        }
-        // A body in one frame (the usual case) is passed on without a copy.
-        match first.take() {
-            None if buf.is_empty() => first = Some(data),
-            Some(f) => {
-                buf.extend_from_slice(&f);
-                buf.extend_from_slice(&data);
-            }
-            None => buf.extend_from_slice(&data),
-        }
-    }
-    Ok(Some(match first {
-        Some(f) => f,
-        None => buf.freeze(),
-    }))
-}
-
 fn success(format: Format, accepted: Accepted) -> Response {
     let resp = response(accepted);
     match format {

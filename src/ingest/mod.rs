@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::model::{AttrKeys, ResourceView, SpanView};
 
+mod body;
 mod client;
 pub mod corpus;
 mod file;
