@@ -61,7 +61,14 @@ fn bench(c: &mut Criterion) {
 /// `PIPELINE_QUICK=1 cargo bench --bench pipeline`: the fastest of 40 rounds of 100
 /// exports per case instead of criterion's statistics. On a shared virtual machine the
 /// minimum is what the code costs; means and medians carry the neighbours' load.
+/// `PIPELINE_ROUNDS` sets the rounds: 1 under `valgrind --tool=callgrind`, whose instruction
+/// counts do not move with the neighbours at all.
 fn quick() {
+    let rounds: usize = std::env::var("PIPELINE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
+        .max(1);
     let normalizer = Normalizer::default();
     let keys = AttrKeys::default();
     let cfg = InventoryConfig::default();
@@ -70,7 +77,7 @@ fn quick() {
         let packed = gzip(&raw);
         for (label, bytes, gz) in [("protobuf", &raw, false), ("gzip", &packed, true)] {
             let mut best = f64::MAX;
-            for _ in 0..40 {
+            for _ in 0..rounds {
                 let t = std::time::Instant::now();
                 for _ in 0..100 {
                     std::hint::black_box(process(bytes, gz, &normalizer, &keys, &cfg));
@@ -78,7 +85,7 @@ fn quick() {
                 best = best.min(t.elapsed().as_secs_f64() / 100.0);
             }
             println!(
-                "pipeline/{n}/{label}: {:.1} µs per export, {:.2} M spans/s (fastest of 40 rounds)",
+                "pipeline/{n}/{label}: {:.1} µs per export, {:.2} M spans/s (fastest of {rounds} rounds)",
                 best * 1e6,
                 n as f64 / best / 1e6
             );
