@@ -16,9 +16,14 @@ const MAX_CALLERS: usize = 16;
 /// shape (parameter names aside). Rows that nothing merges come back unchanged; the order is
 /// the input's, with a folded row where its first member stood.
 pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<EndpointStats> {
+    // Only inferred rows are candidates: a row with an `http.route` is the framework's own
+    // word that it is one route, and folding `/api/users` with `/api/s3-export` would hide
+    // the one that skips authentication behind the other's figures.
     let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in endpoints.iter().enumerate() {
-        by_service.entry(e.service.as_str()).or_default().push(i);
+        if e.source == TemplateSource::Inferred {
+            by_service.entry(e.service.as_str()).or_default().push(i);
+        }
     }
     // For every input row: None (keep), or the learned template (and why) it folds into.
     let mut target: Vec<Option<(PathTemplate, String)>> = vec![None; endpoints.len()];
@@ -227,6 +232,52 @@ mod tests {
             Some("from the instrumentation's http.route")
         );
         assert_eq!(why("/healthz"), None);
+    }
+
+    #[test]
+    fn rows_named_by_the_route_are_never_folded() {
+        let names = [
+            "users",
+            "orders",
+            "invoices",
+            "carts",
+            "products",
+            "payments",
+            "oauth2",
+            "s3-export",
+            "reports",
+            "teams",
+            "audit-log",
+            "webhooks",
+        ];
+        let rows: Vec<EndpointStats> = names
+            .iter()
+            .map(|n| {
+                let mut e = ep("shop", &format!("/api/{n}"), 3, 1);
+                e.source = TemplateSource::Route;
+                e
+            })
+            .collect();
+        // The same paths without a route are one parameter by the learning rules: the
+        // exemption is what keeps the routed rows apart.
+        let inferred: Vec<EndpointStats> = rows
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                e.source = TemplateSource::Inferred;
+                e
+            })
+            .collect();
+        assert_eq!(fold(inferred, &Normalizer::default()).len(), 1);
+        let folded = fold(rows.clone(), &Normalizer::default());
+        assert_eq!(
+            folded
+                .iter()
+                .map(|e| e.template.as_str())
+                .collect::<Vec<_>>(),
+            rows.iter().map(|e| e.template.as_str()).collect::<Vec<_>>()
+        );
+        assert!(folded.iter().all(|e| e.source == TemplateSource::Route));
     }
 
     #[test]
