@@ -463,7 +463,7 @@ async fn grpc_partial_success_is_propagated() {
 }
 
 #[tokio::test]
-async fn grpc_busy_is_unavailable_with_retry_info() {
+async fn grpc_busy_and_unavailable_carry_retry_info() {
     let servers = Servers::start(1 << 20).await;
     servers
         .sink
@@ -478,6 +478,9 @@ async fn grpc_busy_is_unavailable_with_retry_info() {
     let status = client.export(req).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert!(status.message().contains("store closed"));
+    // Shutting down or a failed commit: retryable, and exporters are told when (as HTTP's
+    // Retry-After says).
+    assert_eq!(retry_delay(status.details()), Duration::from_secs(5));
     assert!(servers.sink.take().is_empty());
     servers.shutdown().await;
 }

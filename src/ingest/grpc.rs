@@ -22,7 +22,10 @@ use tonic::{Code, Status};
 use super::body::read_limited;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
-use super::{Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink};
+use super::{
+    Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink,
+    UNAVAILABLE_RETRY_AFTER,
+};
 
 /// The one method this receiver serves.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -261,10 +264,13 @@ fn status(e: SinkError) -> Status {
     let message = e.to_string();
     match e {
         SinkError::Invalid(_) => Status::invalid_argument(message),
-        SinkError::Busy { retry_after } => {
-            let details = status_with_retry(Code::Unavailable as i32, &message, retry_after);
-            Status::with_details(Code::Unavailable, message, Bytes::from(details))
-        }
-        SinkError::Unavailable(_) => Status::unavailable(message),
+        SinkError::Busy { retry_after } => unavailable(message, retry_after),
+        SinkError::Unavailable(_) => unavailable(message, UNAVAILABLE_RETRY_AFTER),
     }
+}
+
+/// UNAVAILABLE with a `RetryInfo` detail: exporters wait that long before retrying.
+fn unavailable(message: String, retry_after: std::time::Duration) -> Status {
+    let details = status_with_retry(Code::Unavailable as i32, &message, retry_after);
+    Status::with_details(Code::Unavailable, message, Bytes::from(details))
 }
