@@ -239,14 +239,25 @@ pub struct DemoArgs {
     pub db: Option<PathBuf>,
 }
 
-/// Parses `7d`, `24h`, `90m`, `30s`, `2w` and humantime forms (`1h 30m`).
+/// Parses `7d`, `24h`, `90m`, `30s`, `2w` and humantime forms (`1h 30m`), up to 100 years:
+/// every caller subtracts the duration from a timestamp, and a longer one is a typo.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    const MAX_SECS: u64 = 100 * 365 * 86_400;
     let t = s.trim();
-    if let Some(weeks) = t.strip_suffix('w').and_then(|n| n.parse::<u64>().ok()) {
-        return Ok(std::time::Duration::from_secs(weeks * 7 * 86_400));
+    let d = match t.strip_suffix('w').and_then(|n| n.parse::<u64>().ok()) {
+        Some(weeks) => weeks
+            .checked_mul(7 * 86_400)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(std::time::Duration::MAX),
+        None => humantime::parse_duration(t)
+            .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 90m"))?,
+    };
+    if d.as_secs() > MAX_SECS {
+        return Err(format!(
+            "`{s}` is longer than 100 years; use e.g. 7d, 24h or 90m"
+        ));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 90m"))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -257,6 +268,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_wrapped() {
+        // Subtracted from now, these used to wrap into an empty inventory (or overflow).
+        for absurd in ["500000000000y", "99999999999999w", "101y"] {
+            let e = parse_duration(absurd).unwrap_err();
+            assert!(e.contains("longer than 100 years"), "{absurd}: {e}");
+        }
+        assert_eq!(parse_duration("99y").unwrap().as_secs() / 86_400 / 365, 99);
     }
 
     #[test]
