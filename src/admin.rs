@@ -157,6 +157,9 @@ struct InventoryParams {
     service: Option<String>,
     /// A duration such as `7d`.
     since: Option<String>,
+    /// `true`: the rows as observed, unfolded (`inventory --raw`).
+    #[serde(default)]
+    raw: bool,
 }
 
 async fn inventory(
@@ -173,7 +176,19 @@ async fn inventory(
         since,
         until: None,
     };
-    match state.read(move |s| s.endpoints(&q)).await {
+    // The same view as `shadowscan inventory`: learned parameters folded, templates explained.
+    let rules = state.rules.clone();
+    let raw = params.raw;
+    let read = state.read(move |s| {
+        let endpoints = s.endpoints(&q)?;
+        Ok(if raw {
+            endpoints
+        } else {
+            let normalizer = crate::normalize::Normalizer::new((*rules).clone());
+            crate::inventory::learned::fold(endpoints, &normalizer)
+        })
+    });
+    match read.await {
         Ok(endpoints) => (
             [(header::CONTENT_TYPE, "application/json")],
             crate::output::inventory::render_json(&endpoints),

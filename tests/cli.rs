@@ -383,6 +383,60 @@ fn acknowledged_exports_survive_kill_9_and_a_restart_continues_the_inventory() {
     assert_inventory_matches(&[&first, &second], &inventory_json(&db));
 }
 
+#[test]
+fn the_admin_api_serves_the_same_inventory_as_the_cli() {
+    // Twelve user names and no route: the inventory's view folds them into one
+    // `/users/{param}/repos` row, which the API must show too (and `raw=true` unfolds).
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let names = [
+        "octocat", "torvalds", "alice-1", "bob-22", "carol3", "dave_4", "erin-55", "frank6",
+        "grace-7", "heidi88", "ivan-9", "judy10",
+    ];
+    let attr = |k: &str, v: Value| serde_json::json!({"key": k, "value": v});
+    let mut lines = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let span = serde_json::json!({
+            "traceId": format!("{:032x}", i + 1), "spanId": format!("{:016x}", i + 1),
+            "name": "GET", "kind": 2,
+            "startTimeUnixNano": "1763000000000000000", "endTimeUnixNano": "1763000000004000000",
+            "attributes": [
+                attr("http.request.method", serde_json::json!({"stringValue": "GET"})),
+                attr("url.path", serde_json::json!({"stringValue": format!("/users/{name}/repos")})),
+                attr("http.response.status_code", serde_json::json!({"intValue": "200"})),
+                attr("enduser.id", serde_json::json!({"stringValue": "u-1"})),
+            ],
+        });
+        let req = serde_json::json!({"resourceSpans": [{
+            "resource": {"attributes": [attr("service.name", serde_json::json!({"stringValue": "git"}))]},
+            "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.flask"}, "spans": [span]}],
+        }]});
+        lines.push_str(&format!("{req}\n"));
+    }
+    let file = dir.path().join("names.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    ingest(&db, &file);
+
+    let server = Server::start(&db);
+    let live: Value = serde_json::from_str(&http_get(&server.admin, "/api/v1/inventory")).unwrap();
+    let live_raw: Value =
+        serde_json::from_str(&http_get(&server.admin, "/api/v1/inventory?raw=true")).unwrap();
+    server.stop();
+
+    let cli = inventory_json(&db);
+    assert_eq!(cli.len(), 1, "{cli:?}");
+    assert_eq!(live["endpoints"].as_array().unwrap(), &cli);
+    let out = run(shadowscan()
+        .arg("inventory")
+        .arg("--db")
+        .arg(&db)
+        .args(["--raw", "--format", "json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli_raw: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli_raw["endpoints"].as_array().unwrap().len(), names.len());
+    assert_eq!(live_raw["endpoints"], cli_raw["endpoints"]);
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
