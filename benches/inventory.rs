@@ -94,6 +94,7 @@ fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch<'static> {
                 path: template.replace(['{', '}'], "").into(),
                 client: Some(format!("10.0.{}.{}", i % 4, i % 50).into()),
                 explanation: None,
+                routed: true,
             }
         })
         .collect();
@@ -117,7 +118,7 @@ fn memory_per_endpoint() {
         let before = LIVE.load(Ordering::Relaxed);
         let mut inv = Inventory::new(InventoryConfig::default());
         for (s, t) in &templates {
-            inv.seed(s, Method::Get, t.clone());
+            inv.seed(s, Method::Get, t.clone(), TemplateSource::Route);
         }
         let after = LIVE.load(Ordering::Relaxed);
         let avg_template: usize = templates

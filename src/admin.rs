@@ -112,7 +112,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
         ),
         (
             "shadowscan_unmatched_requests_total",
-            "404s that matched no route (scanner noise), not inventoried.",
+            "Requests that matched no route (scanner noise: 404s, and redirects or refusals answered before routing), not inventoried.",
             m.unmatched,
         ),
         (

@@ -802,6 +802,10 @@ pub struct Observation<'a> {
     pub path: Cow<'a, str>,
     /// `client.address` or the transport peer address, when instrumentation gives one.
     pub client: Option<Cow<'a, str>>,
+    /// The instrumentation named a route for this request (`http.route` on the span or a
+    /// child), whether or not it became the template. Without one, a redirect or refusal
+    /// may be the framework answering before routing (scanner probes): see the inventory.
+    pub routed: bool,
     /// Why the template has the parameters it has (e.g. `{id}: integer`), for people; only
     /// from a normaliser built with `explaining()` (the daemon derives explanations when
     /// the inventory is read instead).

@@ -97,6 +97,8 @@ struct Counters {
     commit_failures: AtomicU64,
     endpoints_known: AtomicU64,
     unmatched: AtomicU64,
+    /// Mirrored from the writer: unrouted redirects and refusals it found unclaimed.
+    unrouted: AtomicU64,
     overflow: AtomicU64,
     evidence_joined: AtomicU64,
     edges_joined: AtomicU64,
@@ -117,7 +119,8 @@ pub struct MetricsSnapshot {
     pub commit_failures: u64,
     /// Distinct endpoints in the inventory.
     pub endpoints_known: u64,
-    /// Unmatched 404s (scanner noise) not inventoried.
+    /// Requests no route claimed (scanner noise: 404s, and redirects or refusals answered
+    /// before routing), not inventoried.
     pub unmatched: u64,
     /// Requests counted as overflow by the per-service endpoint cap.
     pub overflow: u64,
@@ -143,7 +146,7 @@ impl Metrics {
             commits: g(&c.commits),
             commit_failures: g(&c.commit_failures),
             endpoints_known: g(&c.endpoints_known),
-            unmatched: g(&c.unmatched),
+            unmatched: g(&c.unmatched) + g(&c.unrouted),
             overflow: g(&c.overflow),
             evidence_joined: g(&c.evidence_joined),
             edges_joined: g(&c.edges_joined),
@@ -159,6 +162,7 @@ impl Metrics {
         let c = inv.counters();
         self.0.endpoints_known.store(c.endpoints, Ordering::Relaxed);
         self.0.overflow.store(c.overflow, Ordering::Relaxed);
+        self.0.unrouted.store(c.unrouted, Ordering::Relaxed);
         self.0
             .evidence_joined
             .store(c.evidence_joined, Ordering::Relaxed);
@@ -226,7 +230,9 @@ fn build_delta(
 
 fn seeded_inventory(store: &Store, cfg: InventoryConfig) -> Result<Inventory, StoreError> {
     let mut inv = Inventory::new(cfg);
-    store.for_each_endpoint_key(|service, method, template| inv.seed(service, method, template))?;
+    store.for_each_endpoint_key(|service, method, template, source| {
+        inv.seed(service, method, template, source)
+    })?;
     Ok(inv)
 }
 
@@ -574,7 +580,13 @@ impl FileIngest {
     }
 
     pub fn summary(&self) -> IngestSummary {
-        self.summary
+        // Requests the inventory found unclaimed by any route were observations until then.
+        let unrouted = self.inv.counters().unrouted;
+        IngestSummary {
+            observations: self.summary.observations.saturating_sub(unrouted),
+            unmatched: self.summary.unmatched + unrouted,
+            ..self.summary
+        }
     }
 
     /// Distinct endpoints in the inventory (stored and pending).
@@ -622,6 +634,7 @@ mod tests {
             path: template.replace("{id}", &n.to_string()).into(),
             client: Some("10.0.3.4".into()),
             explanation: None,
+            routed: true,
         };
         let batch = NormalizedBatch {
             observations: vec![obs],

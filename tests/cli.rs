@@ -437,6 +437,75 @@ fn the_admin_api_serves_the_same_inventory_as_the_cli() {
     assert_eq!(live_raw["endpoints"], cli_raw["endpoints"]);
 }
 
+#[test]
+fn recorded_fixtures_inventory_what_their_recordings_expect() {
+    // Each recording came with what its application really serves and which requests no
+    // route matched (scanner probes: 404s, and Express 4's app-level auth answering 401 or
+    // Flask answering 405/308 before routing). The inventory must be exactly that.
+    for (traces, expected) in [
+        ("flask-old.jsonl", "flask-expected.json"),
+        ("flask-new.jsonl", "flask-expected.json"),
+        ("express4.jsonl", "express4-expected.json"),
+        ("express5.jsonl", "express5-expected.json"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("inventory.db");
+        ingest(&db, &repo().join("fixtures").join(traces));
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("fixtures").join(expected)).unwrap(),
+        )
+        .unwrap();
+        let endpoints = inventory_json(&db);
+        let mut got: Vec<(String, String)> = endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e["method"].as_str().unwrap().to_owned(),
+                    shape(e["template"].as_str().unwrap()),
+                )
+            })
+            .collect();
+        got.sort();
+        // Templates drop a trailing slash (`/products/` is `/products`).
+        let mut want: Vec<(String, String)> = expected["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let t = e["template"].as_str().unwrap();
+                (
+                    e["method"].as_str().unwrap().to_owned(),
+                    shape(if t.len() > 1 {
+                        t.trim_end_matches('/')
+                    } else {
+                        t
+                    }),
+                )
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{traces}");
+        for probe in expected["unmatched_requests"].as_array().unwrap() {
+            // Flask's redirect of `/products` to `/products/` is, trailing slash dropped, a
+            // request to that endpoint; every refusal must stay out.
+            if probe["status"].as_u64().is_some_and(|s| s < 400) {
+                continue;
+            }
+            let path = probe["path"].as_str().unwrap();
+            assert!(
+                !endpoints.iter().any(|e| e["examples"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x.as_str() == Some(path))
+                    && e["method"] == probe["method"]),
+                "{traces}: unmatched {} {path} was inventoried",
+                probe["method"]
+            );
+        }
+    }
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();

@@ -398,6 +398,7 @@ fn kill_child(path: &str) {
                 path: format!("/orders/{i}/v{}", i % 50).into(),
                 client: None,
                 explanation: None,
+                routed: true,
             };
             let batch = NormalizedBatch {
                 observations: vec![obs],

@@ -36,7 +36,7 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("committing to {}", db.display()))?;
     outcome?;
     eprintln!(
-        "ingested {} spans from {} export requests: {} HTTP server observations, {} unmatched 404s skipped; {} endpoints in {}",
+        "ingested {} spans from {} export requests: {} HTTP server observations, {} requests no route claimed (scanner noise) skipped; {} endpoints in {}",
         summary.spans,
         summary.payloads,
         summary.observations,

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{
     is_success, AuthEvidence, ClientCall, IgnoredCounts, Method, NormalizedBatch, PathTemplate,
-    SpanRef, StatusCounts, TemplateSource,
+    Segment, SpanRef, StatusCounts, TemplateSource,
 };
 
 pub use graph::{Edge, Exposure, Graph, GraphEdge, GraphNode};
@@ -204,6 +204,9 @@ struct Bucket {
     agg: Agg,
     examples: TextList,
     callers: TextList,
+    /// Every request in it had no route and a redirect or refusal (3xx, 4xx) for an answer:
+    /// possibly the framework answering before routing (see [`Inventory::absorb`]).
+    unrouted_refusals: bool,
 }
 
 /// The example paths and callers of one batch's buckets, in one buffer. A batch folds
@@ -355,6 +358,7 @@ impl BatchDelta {
                                 agg: Agg::empty(obs.source),
                                 examples: TextList::EMPTY,
                                 callers: TextList::EMPTY,
+                                unrouted_refusals: true,
                             });
                             by_content.insert(key, i);
                             i
@@ -365,6 +369,8 @@ impl BatchDelta {
                 }
             };
             let bucket = &mut buckets[idx as usize];
+            bucket.unrouted_refusals &=
+                !obs.routed && obs.status.is_some_and(|s| (300..500).contains(&s));
             let agg = &mut bucket.agg;
             if obs.source == TemplateSource::Route {
                 agg.source = TemplateSource::Route;
@@ -492,6 +498,9 @@ pub struct InventoryCounters {
     pub join_dropped: u64,
     /// Entries currently held in the join windows.
     pub join_entries: u64,
+    /// Requests no route claimed that were redirected or refused in a service that names
+    /// its routes (probes answered before routing), not inventoried.
+    pub unrouted: u64,
 }
 
 /// Keys here come from clients (paths, span ids): a per-process seeded hasher, cheaper
@@ -522,11 +531,16 @@ struct Interned {
     len: u32,
     service: u32,
     method: Method,
+    /// Some request to it came with an `http.route` that became its template.
+    routed: bool,
 }
 
 struct ServiceEntry {
     name: Arc<str>,
     endpoints: u32,
+    /// Its endpoints whose template is a route (ids): the service's instrumentation names
+    /// routes, and these are the ones it named.
+    routes: Vec<u32>,
     overflow_warned: bool,
     /// [`OTHER_SERVICES`]: never holds endpoints.
     overflow_only: bool,
@@ -549,6 +563,48 @@ struct EndpointTable {
 impl EndpointTable {
     fn template(&self, e: &Interned) -> &str {
         &self.text[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    /// Remembers that `id`'s template is a route its service's instrumentation named.
+    fn mark_routed(&mut self, id: u32) {
+        let e = &mut self.entries[id as usize];
+        if !e.routed {
+            e.routed = true;
+            self.services[e.service as usize].routes.push(id);
+        }
+    }
+
+    /// Whether a request that no route claimed, answered with a redirect or refusal, is noise
+    /// rather than an endpoint: its service names routes, and none of them (same method)
+    /// covers its template. A service whose instrumentation names no routes keeps every
+    /// inferred endpoint.
+    fn unclaimed(&self, service: &Arc<str>, method: Method, template: &PathTemplate) -> bool {
+        let Some(&sid) = self.service_ids.get(service) else {
+            return false;
+        };
+        let routes = &self.services[sid as usize].routes;
+        !routes.is_empty()
+            && !routes.iter().any(|&id| {
+                let e = &self.entries[id as usize];
+                e.method == method && route_covers(self.template(e), template)
+            })
+    }
+}
+
+/// Whether a route's template (`/users/{id}`) covers an inferred one segment by segment: a
+/// parameter (or a segment mixing parameters and text) covers anything, text covers the same
+/// text.
+fn route_covers(route: &str, template: &PathTemplate) -> bool {
+    let route = PathTemplate::parse(route);
+    let mut r = route.segments();
+    let mut t = template.segments();
+    loop {
+        match (r.next(), t.next()) {
+            (None, None) => return true,
+            (Some(Segment::Param(_) | Segment::Mixed(_)), Some(_)) => {}
+            (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a == b => {}
+            _ => return false,
+        }
     }
 }
 
@@ -592,6 +648,7 @@ impl EndpointTable {
         self.services.push(ServiceEntry {
             name: name.clone(),
             endpoints: 0,
+            routes: Vec::new(),
             overflow_warned: false,
             overflow_only,
         });
@@ -649,6 +706,7 @@ impl EndpointTable {
             len,
             service: sid,
             method,
+            routed: false,
         });
         self.index.insert(h, id);
         Interning::Known(id)
@@ -722,10 +780,20 @@ impl Inventory {
 
     /// Registers an endpoint already in the store (at start-up), so the cardinality cap
     /// counts it. Ignores the cap: what is stored stays known.
-    pub fn seed(&mut self, service: &str, method: Method, template: PathTemplate) {
+    pub fn seed(
+        &mut self,
+        service: &str,
+        method: Method,
+        template: PathTemplate,
+        source: TemplateSource,
+    ) {
         let service: Arc<str> = Arc::from(service);
         let max_services = std::mem::replace(&mut self.table.max_services, usize::MAX);
-        let _ = self.table.intern(&service, method, &template, usize::MAX);
+        if let Interning::Known(id) = self.table.intern(&service, method, &template, usize::MAX) {
+            if source == TemplateSource::Route {
+                self.table.mark_routed(id);
+            }
+        }
         self.table.max_services = max_services;
     }
 
@@ -770,61 +838,28 @@ impl Inventory {
         t.1.not_http += delta.ignored.not_http;
         t.1.incomplete += delta.ignored.incomplete;
 
-        let cap = self.cfg.max_endpoints_per_service;
-        let mut ids: Vec<Option<u32>> = Vec::with_capacity(delta.buckets.len());
-        for b in delta.buckets {
-            let Bucket {
-                service,
-                method,
-                template,
-                hour,
-                agg,
-                ..
-            } = b;
-            match self.table.intern(&service, method, &template, cap) {
-                Interning::Known(id) => {
-                    ids.push(Some(id));
-                    let into = match self.pending.entry((id, hour)) {
-                        Entry::Occupied(e) => {
-                            let into = e.into_mut();
-                            into.merge(agg, &self.cfg);
-                            into
-                        }
-                        Entry::Vacant(e) => e.insert(agg),
-                    };
-                    for x in delta.texts.iter(b.examples) {
-                        push_distinct(&mut into.examples, x, self.cfg.max_examples);
-                    }
-                    for c in delta.texts.iter(b.callers) {
-                        push_distinct(&mut into.callers, c, self.cfg.max_callers);
-                    }
-                }
-                Interning::Overflow {
-                    first_time,
-                    too_many_services,
-                } => {
-                    ids.push(None);
-                    if first_time && too_many_services {
-                        tracing::warn!(
-                            service = %service,
-                            max_services = self.cfg.max_services,
-                            "too many distinct services; requests of further new services are counted as overflow under {OTHER_SERVICES}, not inventoried (raise inventory.max_services if this is legitimate)"
-                        );
-                    } else if first_time {
-                        tracing::warn!(
-                            service = %service,
-                            cap,
-                            "service reached its endpoint cap; further new endpoints are counted as overflow, not inventoried (raise inventory.max_endpoints_per_service if this is legitimate)"
-                        );
-                    }
-                    self.counters.overflow += agg.requests;
-                    let sid = self.table.service_id(&service);
-                    *self
-                        .pending_overflow
-                        .entry((sid, method, hour))
-                        .or_default() += agg.requests;
-                }
+        let mut ids: Vec<Option<u32>> = vec![None; delta.buckets.len()];
+        let mut unrouted = 0;
+        let texts = &delta.texts;
+        if delta.buckets.iter().any(|b| b.unrouted_refusals) {
+            // The batch's own routes count before its unrouted requests are judged.
+            let (routes, rest): (Vec<_>, Vec<_>) = delta
+                .buckets
+                .into_iter()
+                .enumerate()
+                .partition(|(_, b)| b.agg.source == TemplateSource::Route);
+            for (i, b) in routes.into_iter().chain(rest) {
+                ids[i] = self.absorb_bucket(b, texts, &mut unrouted);
             }
+        } else {
+            for (i, b) in delta.buckets.into_iter().enumerate() {
+                ids[i] = self.absorb_bucket(b, texts, &mut unrouted);
+            }
+        }
+        if unrouted > 0 {
+            self.counters.unrouted += unrouted;
+            let t = self.pending_traffic.entry(delta.received_hour).or_default();
+            t.1.unmatched += unrouted;
         }
 
         // Client spans first, so a server span in the same batch finds its caller.
@@ -903,6 +938,80 @@ impl Inventory {
     }
 
     /// Applies evidence that reached a request after it was counted.
+    /// Adds one bucket to the pending state; its endpoint's id, or `None` when it is not
+    /// inventoried (over the cap, or a probe no route claimed, counted in `unrouted`).
+    fn absorb_bucket(&mut self, b: Bucket, texts: &Texts, unrouted: &mut u64) -> Option<u32> {
+        let cap = self.cfg.max_endpoints_per_service;
+        let Bucket {
+            service,
+            method,
+            template,
+            hour,
+            agg,
+            examples,
+            callers,
+            unrouted_refusals,
+        } = b;
+        // Express answers 401 from app-level auth, Flask 405 or a trailing-slash redirect,
+        // before any route matched: with no route in the span tree, a redirect or refusal is
+        // an endpoint only if one of the service's routes covers it. Otherwise it is a probe
+        // (`/.env`, `/wp-login.php`) and is counted as unmatched, like a 404.
+        if unrouted_refusals
+            && agg.source == TemplateSource::Inferred
+            && self.table.unclaimed(&service, method, &template)
+        {
+            *unrouted += agg.requests;
+            return None;
+        }
+        match self.table.intern(&service, method, &template, cap) {
+            Interning::Known(id) => {
+                if agg.source == TemplateSource::Route {
+                    self.table.mark_routed(id);
+                }
+                let into = match self.pending.entry((id, hour)) {
+                    Entry::Occupied(e) => {
+                        let into = e.into_mut();
+                        into.merge(agg, &self.cfg);
+                        into
+                    }
+                    Entry::Vacant(e) => e.insert(agg),
+                };
+                for x in texts.iter(examples) {
+                    push_distinct(&mut into.examples, x, self.cfg.max_examples);
+                }
+                for c in texts.iter(callers) {
+                    push_distinct(&mut into.callers, c, self.cfg.max_callers);
+                }
+                Some(id)
+            }
+            Interning::Overflow {
+                first_time,
+                too_many_services,
+            } => {
+                if first_time && too_many_services {
+                    tracing::warn!(
+                        service = %service,
+                        max_services = self.cfg.max_services,
+                        "too many distinct services; requests of further new services are counted as overflow under {OTHER_SERVICES}, not inventoried (raise inventory.max_services if this is legitimate)"
+                    );
+                } else if first_time {
+                    tracing::warn!(
+                        service = %service,
+                        cap,
+                        "service reached its endpoint cap; further new endpoints are counted as overflow, not inventoried (raise inventory.max_endpoints_per_service if this is legitimate)"
+                    );
+                }
+                self.counters.overflow += agg.requests;
+                let sid = self.table.service_id(&service);
+                *self
+                    .pending_overflow
+                    .entry((sid, method, hour))
+                    .or_default() += agg.requests;
+                None
+            }
+        }
+    }
+
     fn correct(
         &mut self,
         endpoint: u32,

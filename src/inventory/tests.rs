@@ -32,6 +32,7 @@ fn obs(
         path: path.to_owned().into(),
         client: Some("10.1.2.3".into()),
         explanation: None,
+        routed: true,
     }
 }
 
@@ -351,7 +352,12 @@ fn cardinality_cap_counts_overflow_instead_of_growing() {
         ..Default::default()
     };
     let mut inv = Inventory::new(cfg.clone());
-    inv.seed("scanned", Method::Get, PathTemplate::parse("/health"));
+    inv.seed(
+        "scanned",
+        Method::Get,
+        PathTemplate::parse("/health"),
+        TemplateSource::Route,
+    );
     let t = Instant::now();
     // A client requesting random paths that inference could not group.
     let random: Vec<Observation> = (0..50)
@@ -508,9 +514,24 @@ fn inventing_service_names_is_capped_too() {
     };
     let mut inv = Inventory::new(cfg.clone());
     // Stored services are known whatever the cap.
-    inv.seed("stored-a", Method::Get, PathTemplate::parse("/a"));
-    inv.seed("stored-b", Method::Get, PathTemplate::parse("/b"));
-    inv.seed("stored-c", Method::Get, PathTemplate::parse("/c"));
+    inv.seed(
+        "stored-a",
+        Method::Get,
+        PathTemplate::parse("/a"),
+        TemplateSource::Route,
+    );
+    inv.seed(
+        "stored-b",
+        Method::Get,
+        PathTemplate::parse("/b"),
+        TemplateSource::Route,
+    );
+    inv.seed(
+        "stored-c",
+        Method::Get,
+        PathTemplate::parse("/c"),
+        TemplateSource::Route,
+    );
     let spam: Vec<Observation> = (0..20)
         .map(|i| {
             let mut o = obs(&format!("svc-{i}"), Method::Get, "/x", "/x", 200);
@@ -556,4 +577,150 @@ fn batch_texts_keep_each_list_distinct_capped_and_in_order() {
     );
     assert_eq!(texts.iter(b).collect::<Vec<_>>(), ["10.0.0.1", "10.0.0.2"]);
     assert_eq!(texts.iter(TextList::EMPTY).count(), 0);
+}
+
+/// An Express 4 request its app-level auth refused before routing: no route anywhere.
+fn unrouted(
+    service: &str,
+    method: Method,
+    path: &str,
+    status: u16,
+    id: u8,
+) -> Observation<'static> {
+    let mut o = obs(service, method, path, path, status);
+    o.source = TemplateSource::Inferred;
+    o.routed = false;
+    o.span = span(id, id);
+    o
+}
+
+fn templates(d: &Delta) -> Vec<(Method, &str)> {
+    let mut t: Vec<_> = d
+        .endpoints
+        .iter()
+        .map(|e| (e.method, e.template.as_str()))
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn refusals_no_route_claimed_are_probes_in_a_service_that_names_routes() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    // The probes come first in the batch: the batch's own routes still count.
+    let b = batch(vec![
+        unrouted("shop", Method::Get, "/.env", 401, 1),
+        unrouted("shop", Method::Post, "/wp-login.php", 401, 2),
+        // Covered by the route below: a real endpoint refused before routing.
+        unrouted("shop", Method::Get, "/api/v1/users/{id}", 401, 3),
+        // Flask's DELETE on a GET-only route: 405, no route for that method.
+        unrouted("shop", Method::Delete, "/healthz", 405, 4),
+        // A trailing-slash redirect no route claimed.
+        unrouted("shop", Method::Get, "/products", 308, 5),
+        // Served without a route (static files): an endpoint whatever routes say.
+        unrouted("shop", Method::Get, "/static/app.js", 200, 6),
+        // Failed before routing: worth seeing.
+        unrouted("shop", Method::Get, "/crash", 500, 7),
+        obs(
+            "shop",
+            Method::Get,
+            "/api/v1/users/{userId}",
+            "/api/v1/users/7",
+            200,
+        ),
+        obs("shop", Method::Get, "/healthz", "/healthz", 200),
+        // Another service names no routes at all: its refusals are its endpoints.
+        unrouted("legacy", Method::Get, "/admin/export", 401, 8),
+    ]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 4);
+    let d = inv.take_delta();
+    assert_eq!(
+        templates(&d),
+        vec![
+            (Method::Get, "/admin/export"),
+            (Method::Get, "/api/v1/users/{id}"),
+            (Method::Get, "/api/v1/users/{userId}"),
+            (Method::Get, "/crash"),
+            (Method::Get, "/healthz"),
+            (Method::Get, "/static/app.js"),
+        ]
+    );
+    assert_eq!(d.traffic[0].ignored.unmatched, 4);
+
+    // A later batch: the routes learned before still claim (or not) what comes.
+    let b = batch(vec![
+        unrouted("shop", Method::Get, "/actuator/env", 401, 9),
+        unrouted("shop", Method::Get, "/api/v1/users/{id}", 403, 10),
+    ]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 5);
+    assert_eq!(
+        templates(&inv.take_delta()),
+        vec![(Method::Get, "/api/v1/users/{id}")]
+    );
+}
+
+#[test]
+fn a_route_in_the_span_tree_or_one_good_answer_keeps_a_request_an_endpoint() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    inv.seed(
+        "shop",
+        Method::Get,
+        PathTemplate::parse("/healthz"),
+        TemplateSource::Route,
+    );
+    // Express reports the router's mount path for a refused `/admin/stats`: a route was
+    // named, so it is the endpoint it looks like, not a probe.
+    let mut mounted = unrouted("shop", Method::Get, "/admin/stats", 403, 1);
+    mounted.routed = true;
+    // One success among the refusals of the same endpoint: not a probe.
+    let refused = unrouted("shop", Method::Get, "/export", 401, 2);
+    let served = unrouted("shop", Method::Get, "/export", 200, 3);
+    let b = batch(vec![mounted, refused, served]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 0);
+    assert_eq!(
+        templates(&inv.take_delta()),
+        vec![(Method::Get, "/admin/stats"), (Method::Get, "/export")]
+    );
+}
+
+#[test]
+fn routes_known_from_the_store_claim_refusals_after_a_restart() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    inv.seed(
+        "shop",
+        Method::Get,
+        PathTemplate::parse("/users/{id}"),
+        TemplateSource::Route,
+    );
+    // Inferred rows in the store say nothing about the service's routes.
+    inv.seed(
+        "other",
+        Method::Get,
+        PathTemplate::parse("/users/{id}"),
+        TemplateSource::Inferred,
+    );
+    let b = batch(vec![
+        unrouted("shop", Method::Get, "/users/{id}", 401, 1),
+        unrouted("shop", Method::Get, "/.git/config", 401, 2),
+        unrouted("other", Method::Get, "/.git/config", 401, 3),
+    ]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 1);
+    let d = inv.take_delta();
+    let mut got: Vec<_> = d
+        .endpoints
+        .iter()
+        .map(|e| (&*e.service, e.template.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("other", "/.git/config"), ("shop", "/users/{id}")]
+    );
 }

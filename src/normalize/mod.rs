@@ -502,6 +502,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
             path: example_path(path),
             client: conventions::client(a),
             explanation,
+            routed: route_text.is_some(),
         });
         self.meta.push(meta);
     }
@@ -559,6 +560,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
             }
             for (parent, route) in &self.routes {
                 if let Ok(i) = resolve(*parent, &index, &mut parents, &self.links) {
+                    self.out.observations[i].routed = true;
                     if !self.meta[i].route_ok {
                         adopt_child_route(
                             n,

@@ -232,6 +232,8 @@ fn express_rejection_reports_the_mount_path_which_is_not_the_template() {
     let o = only(&b);
     assert_eq!(o.template.as_str(), "/admin/stats");
     assert_eq!(o.source, TemplateSource::Inferred);
+    // A route was named (the mount path): the inventory never takes it for a probe.
+    assert!(o.routed);
     assert_eq!(
         o.evidence,
         AuthEvidence::MIDDLEWARE | AuthEvidence::REJECTED
@@ -352,6 +354,7 @@ fn child_routes_arriving_before_their_server_span_still_count() {
     let o = only(&b);
     assert_eq!(o.template.as_str(), "/orders/{orderId}");
     assert_eq!(o.evidence, AuthEvidence::MIDDLEWARE);
+    assert!(o.routed, "a child's route counts as the request's");
 }
 
 #[test]
@@ -385,6 +388,8 @@ fn unmatched_404s_are_scanner_noise_but_404s_on_real_routes_are_endpoints() {
     assert_eq!(templates, ["/users/{id}", "/users/{id}"]);
     assert_eq!(b.ignored.unmatched, 4);
     assert_eq!(b.spans, 6);
+    let routed: Vec<_> = b.observations.iter().map(|o| o.routed).collect();
+    assert_eq!(routed, [true, false]);
 }
 
 #[test]

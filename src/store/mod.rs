@@ -836,11 +836,11 @@ impl Store {
     /// pipeline seeds the inventory's cardinality cap at start-up.
     pub fn for_each_endpoint_key(
         &self,
-        mut f: impl FnMut(&str, Method, PathTemplate),
+        mut f: impl FnMut(&str, Method, PathTemplate, TemplateSource),
     ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT service, method, template FROM endpoints")
+            .prepare_cached("SELECT service, method, template, source FROM endpoints")
             .map_err(self.err("preparing the key scan"))?;
         let mut rows = stmt.query([]).map_err(self.err("scanning endpoint keys"))?;
         while let Some(r) = rows.next().map_err(self.err("scanning endpoint keys"))? {
@@ -850,10 +850,12 @@ impl Store {
                 .map_err(self.err("reading an endpoint key"))?;
             let method: String = r.get(1).map_err(self.err("reading an endpoint key"))?;
             let template: String = r.get(2).map_err(self.err("reading an endpoint key"))?;
+            let source: String = r.get(3).map_err(self.err("reading an endpoint key"))?;
             f(
                 service,
                 Method::parse(&method),
                 PathTemplate::parse(&template),
+                parse_source(&source),
             );
         }
         Ok(())

@@ -147,14 +147,15 @@ fn restart_continues_the_same_inventory() {
 
     let mut keys = Vec::new();
     store
-        .for_each_endpoint_key(|s, m, t| keys.push((s.to_string(), m, t)))
+        .for_each_endpoint_key(|s, m, t, src| keys.push((s.to_string(), m, t, src)))
         .unwrap();
     assert_eq!(
         keys,
         vec![(
             "shop".to_string(),
             Method::Get,
-            PathTemplate::parse("/orders/{id}")
+            PathTemplate::parse("/orders/{id}"),
+            TemplateSource::Route,
         )]
     );
     // WAL mode is on for files.
