@@ -37,7 +37,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::{self, Accepted, DecodeError, Format, Payload, SinkError, TraceSink};
+use crate::ingest::{
+    self, Accepted, DecodeError, DecodeStats, Format, Payload, SinkError, TraceSink,
+};
 use crate::inventory::{BatchDelta, Inventory, InventoryConfig};
 use crate::model::AttrKeys;
 use crate::normalize::{Normalizer, Rules};
@@ -208,24 +210,22 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Decodes and normalises one payload into a delta. Nothing is kept when decoding fails
-/// part-way: a rejected export is rejected whole.
+/// Decodes and normalises one payload into a delta, with the decoder's counts (spans left
+/// out for invalid ids among them). Nothing is kept when decoding fails part-way: a
+/// malformed export is rejected whole.
 fn build_delta(
     normalizer: &Normalizer,
     keys: &AttrKeys,
     inventory: &InventoryConfig,
     bytes: &[u8],
     format: Format,
-) -> Result<BatchDelta, DecodeError> {
+) -> Result<(BatchDelta, DecodeStats), DecodeError> {
     let mut batch = normalizer.batch_for_payload(bytes.len());
-    ingest::decode(bytes, format, keys, |resource, span| {
+    let stats = ingest::decode(bytes, format, keys, |resource, span| {
         batch.push(resource, span)
     })?;
-    Ok(BatchDelta::from_batch(
-        batch.finish(),
-        unix_now(),
-        inventory,
-    ))
+    let delta = BatchDelta::from_batch(batch.finish(), unix_now(), inventory);
+    Ok((delta, stats))
 }
 
 fn seeded_inventory(store: &Store, cfg: InventoryConfig) -> Result<Inventory, StoreError> {
@@ -334,7 +334,7 @@ impl Pipeline {
         })
     }
 
-    fn prepare(&self, payload: &Payload) -> Result<BatchDelta, SinkError> {
+    fn prepare(&self, payload: &Payload) -> Result<(BatchDelta, DecodeStats), SinkError> {
         let s = &self.shared;
         match build_delta(
             &s.normalizer,
@@ -343,10 +343,11 @@ impl Pipeline {
             &payload.bytes,
             payload.format,
         ) {
-            Ok(delta) => {
+            Ok((delta, stats)) => {
                 Metrics::add(&s.metrics.0.spans_received, delta.spans());
+                Metrics::add(&s.metrics.0.spans_rejected, stats.rejected);
                 Metrics::add(&s.metrics.0.unmatched, delta.ignored().unmatched);
-                Ok(delta)
+                Ok((delta, stats))
             }
             Err(e) => Err(SinkError::Invalid(e.to_string())),
         }
@@ -357,9 +358,16 @@ impl TraceSink for Pipeline {
     fn export(&self, payload: Payload) -> impl Future<Output = AckResult> + Send {
         let this = self.clone();
         async move {
-            let delta = this.prepare(&payload)?;
+            let (delta, stats) = this.prepare(&payload)?;
             drop(payload);
-            this.submit(delta)?.await
+            let mut accepted = this.submit(delta)?.await?;
+            // Spans with unusable ids were left out; the exporter hears which and why
+            // (OTLP partial_success) rather than losing the good ones with a 400.
+            if let Some(message) = stats.rejection_message() {
+                accepted.rejected_spans += stats.rejected;
+                accepted.message = message;
+            }
+            Ok(accepted)
         }
     }
 }
@@ -520,6 +528,8 @@ pub struct IngestSummary {
     pub spans: u64,
     pub observations: u64,
     pub unmatched: u64,
+    /// Spans left out for an invalid trace or span id.
+    pub rejected: u64,
 }
 
 /// The synchronous path for files: decode → normalise → inventory → store, committing in
@@ -550,13 +560,17 @@ impl FileIngest {
     /// message). A payload that does not decode is an error and adds nothing; the caller
     /// names the file and line.
     pub fn ingest_payload(&mut self, bytes: &[u8], format: Format) -> Result<u64, PipelineError> {
-        let delta = build_delta(
+        let (delta, stats) = build_delta(
             &self.normalizer,
             &self.keys,
             self.inv.config(),
             bytes,
             format,
         )?;
+        if let Some(message) = stats.rejection_message() {
+            tracing::warn!("{message}; the rest of the request was ingested");
+            self.summary.rejected += stats.rejected;
+        }
         let spans = delta.spans();
         self.summary.payloads += 1;
         self.summary.spans += spans;

@@ -362,6 +362,46 @@ async fn the_daemon_path_acknowledges_stored_exports() {
     check_inventory(&writer.join().await.unwrap());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_with_an_unusable_id_is_refused_alone_as_partial_success() {
+    let cfg = PipelineConfig {
+        flush_interval: Duration::from_millis(10),
+        ..Default::default()
+    };
+    let (sink, writer) = Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap();
+    // One span with an id that is not hex: it alone is refused, and the exporter is told
+    // (partial success), instead of a 400 that would lose the good span with it.
+    let internal = |trace: &str, id: &str| span(trace, id, "", "cache lookup", 1, vec![]);
+    let accepted = sink
+        .export(Payload {
+            bytes: request(
+                "vampi",
+                "manual",
+                vec![
+                    internal(T4, "1111111111111111"),
+                    internal("not-hex-at-all", "2222222222222222"),
+                ],
+            )
+            .into(),
+            format: Format::Json,
+        })
+        .await
+        .expect("the good span is stored");
+    assert_eq!(accepted.rejected_spans, 1);
+    assert!(
+        accepted.message.contains("traceId is not a trace id"),
+        "{}",
+        accepted.message
+    );
+    let m = sink.metrics();
+    assert_eq!(
+        (m.spans_received, m.spans_accepted, m.spans_rejected),
+        (1, 1, 1)
+    );
+    drop(sink);
+    assert_eq!(writer.join().await.unwrap().stats().unwrap().spans, 1);
+}
+
 /// Child side of the kill test: acknowledges exports one by one, printing each ack, until
 /// it is killed.
 fn kill_child(path: &str) {

@@ -78,32 +78,33 @@ impl Recorder {
         self.formats.lock().unwrap().push(payload.format);
         let mut kept = Vec::new();
         let mut rejected = 0;
-        let DecodeStats { spans } = decode(&payload.bytes, payload.format, &self.keys, |r, s| {
-            if mode == Mode::RejectNonServer && s.kind != SpanKind::Server {
-                rejected += 1;
-                return;
-            }
-            kept.push(Seen {
-                service: r.service_name.as_ref().map(|c| c.to_string()),
-                // Decoders differ on names nobody reads (the protobuf walker skips them).
-                name: if s.name_is_read() {
-                    s.name.to_string()
-                } else {
-                    String::new()
-                },
-                kind: s.kind,
-                trace_id: s.trace_id,
-                method: s
-                    .attr(AttrKey::RequestMethod)
-                    .or(s.attr(AttrKey::HttpMethod))
-                    .and_then(AttrValue::as_str)
-                    .map(str::to_owned),
-                credential: s.attr(AttrKey::Credential).map(|v| match v {
-                    AttrValue::Present => AttrValue::Present,
-                    other => AttrValue::Str(format!("{other:?}").into()),
-                }),
-            })
-        })?;
+        let DecodeStats { spans, .. } =
+            decode(&payload.bytes, payload.format, &self.keys, |r, s| {
+                if mode == Mode::RejectNonServer && s.kind != SpanKind::Server {
+                    rejected += 1;
+                    return;
+                }
+                kept.push(Seen {
+                    service: r.service_name.as_ref().map(|c| c.to_string()),
+                    // Decoders differ on names nobody reads (the protobuf walker skips them).
+                    name: if s.name_is_read() {
+                        s.name.to_string()
+                    } else {
+                        String::new()
+                    },
+                    kind: s.kind,
+                    trace_id: s.trace_id,
+                    method: s
+                        .attr(AttrKey::RequestMethod)
+                        .or(s.attr(AttrKey::HttpMethod))
+                        .and_then(AttrValue::as_str)
+                        .map(str::to_owned),
+                    credential: s.attr(AttrKey::Credential).map(|v| match v {
+                        AttrValue::Present => AttrValue::Present,
+                        other => AttrValue::Str(format!("{other:?}").into()),
+                    }),
+                })
+            })?;
         assert_eq!(spans as usize, kept.len() + rejected);
         self.seen.lock().unwrap().extend(kept);
         Ok(Accepted {
@@ -488,17 +489,23 @@ async fn grpc_busy_and_unavailable_carry_retry_info() {
 #[tokio::test]
 async fn grpc_malformed_request_is_invalid_argument_naming_the_field() {
     let servers = Servers::start(1 << 20).await;
+    // A span's name claims more bytes than the span has: the message itself is broken.
     let mut req = ExportTraceServiceRequest::decode(&corpus::protobuf(4, 1)[..]).unwrap();
-    req.resource_spans[0].scope_spans[0].spans[2]
-        .trace_id
-        .truncate(15);
-    let status = servers.client().await.export(req).await.unwrap_err();
+    req.resource_spans[0].scope_spans[0].spans[2].name = "\u{1}".repeat(5);
+    let mut bytes = req.encode_to_vec();
+    let name = bytes
+        .windows(7)
+        .position(|w| w == [0x2a, 5, 1, 1, 1, 1, 1])
+        .expect("the span name on the wire");
+    bytes[name + 1] = 0x7f;
+    let status = raw_grpc(servers.grpc, &[], framed(0, bytes.len() as u32, &bytes)).await;
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
-        status.message().contains("Span.trace_id") && status.message().contains("15 bytes"),
+        status.message().contains("Span.name") && status.message().contains("runs past the end"),
         "{}",
         status.message()
     );
+    assert!(servers.sink.take().is_empty(), "nothing of it is kept");
     servers.shutdown().await;
 }
 
@@ -746,7 +753,7 @@ async fn http_malformed_is_400_with_a_status_in_the_request_encoding() {
     let r = post(
         servers.http,
         &[JS],
-        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"nothex"}]}]}]}"#,
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":7}]}]}]}"#,
     )
     .await;
     assert_eq!(r.status, 400);

@@ -35,8 +35,12 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     sink.finish()
         .with_context(|| format!("committing to {}", db.display()))?;
     outcome?;
+    let rejected = match summary.rejected {
+        0 => String::new(),
+        n => format!(", {n} spans with an unusable trace or span id left out"),
+    };
     eprintln!(
-        "ingested {} spans from {} export requests: {} HTTP server observations, {} requests no route claimed (scanner noise) skipped; {} endpoints in {}",
+        "ingested {} spans from {} export requests: {} HTTP server observations, {} requests no route claimed (scanner noise) skipped{rejected}; {} endpoints in {}",
         summary.spans,
         summary.payloads,
         summary.observations,

@@ -122,12 +122,28 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
     }
 }
 
-/// A trace or span id: hex digits as OTLP/JSON specifies; empty or null means unset.
-struct Id<const N: usize>([u8; N]);
+/// A trace or span id: hex digits as OTLP/JSON specifies; empty or null means unset. A
+/// string that is not such an id is kept as its length, so the span alone is rejected
+/// (the rest of the request is good); a value of another JSON type is malformed JSON.
+struct Id<const N: usize>(Result<[u8; N], usize>);
 
 impl<const N: usize> Default for Id<N> {
     fn default() -> Self {
-        Id([0; N])
+        Id(Ok([0; N]))
+    }
+}
+
+impl<const N: usize> Id<N> {
+    /// The id, or what is wrong with it; never the value itself (a payload's values do not
+    /// reach logs or answers).
+    fn get(&self, field: &str) -> Result<[u8; N], String> {
+        self.0.map_err(|len| {
+            let what = if N == 16 { "trace id" } else { "span id" };
+            format!(
+                "{field} is not a {what} of {} hex digits ({len} characters)",
+                N * 2
+            )
+        })
     }
 }
 
@@ -142,23 +158,23 @@ impl<'de, const N: usize> Deserialize<'de> for Id<N> {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Id<N>, E> {
                 if v.is_empty() {
-                    return Ok(Id([0; N]));
+                    return Ok(Id(Ok([0; N])));
                 }
                 let b = v.as_bytes();
                 if b.len() != N * 2 {
-                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                    return Ok(Id(Err(v.chars().count())));
                 }
                 let mut out = [0u8; N];
                 for (i, pair) in b.chunks_exact(2).enumerate() {
                     match (hex_val(pair[0]), hex_val(pair[1])) {
                         (Some(h), Some(l)) => out[i] = h << 4 | l,
-                        _ => return Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                        _ => return Ok(Id(Err(v.chars().count()))),
                     }
                 }
-                Ok(Id(out))
+                Ok(Id(Ok(out)))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Id<N>, E> {
-                Ok(Id([0; N]))
+                Ok(Id(Ok([0; N])))
             }
         }
         d.deserialize_any(V::<N>)
@@ -302,7 +318,7 @@ where
     let req: Request<'a> = serde_json::from_slice(data).map_err(json_error)?;
     let mut stats = DecodeStats::default();
     let mut view = SpanView::default();
-    for rs in req.resource_spans.into_iter().flatten() {
+    for (r, rs) in req.resource_spans.into_iter().flatten().enumerate() {
         let mut resource = ResourceView::default();
         for kv in rs.resource.and_then(|r| r.attributes).into_iter().flatten() {
             let Some(Str(key)) = kv.key else { continue };
@@ -315,12 +331,29 @@ where
                 *slot = Some(s);
             }
         }
-        for ss in rs.scope_spans.into_iter().flatten() {
-            for span in ss.spans.into_iter().flatten() {
+        for (c, ss) in rs.scope_spans.into_iter().flatten().enumerate() {
+            for (k, span) in ss.spans.into_iter().flatten().enumerate() {
                 view.clear();
-                view.trace_id = span.trace_id.0;
-                view.span_id = span.span_id.0;
-                view.parent_span_id = span.parent_span_id.0;
+                let ids = span.trace_id.get("traceId").and_then(|t| {
+                    Ok((
+                        t,
+                        span.span_id.get("spanId")?,
+                        span.parent_span_id.get("parentSpanId")?,
+                    ))
+                });
+                match ids {
+                    Ok((t, s, p)) => {
+                        view.trace_id = t;
+                        view.span_id = s;
+                        view.parent_span_id = p;
+                    }
+                    Err(why) => {
+                        stats.reject(|| {
+                            format!("resourceSpans[{r}].scopeSpans[{c}].spans[{k}]: {why}")
+                        });
+                        continue;
+                    }
+                }
                 view.name = span.name.map(|s| s.0).unwrap_or_default();
                 view.kind = span.kind.0;
                 view.start_unix_nano = span.start_time_unix_nano.0;
@@ -408,6 +441,12 @@ where
         let stats = decode(line.bytes, keys, |r, s| on_span(line.number, r, s))
             .map_err(|e| e.at_line(line.number))?;
         total.spans += stats.spans;
+        if let Some(why) = stats.rejection {
+            total.rejected += stats.rejected;
+            total
+                .rejection
+                .get_or_insert_with(|| format!("line {}: {why}", line.number));
+        }
     }
     Ok(total)
 }

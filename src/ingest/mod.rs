@@ -95,9 +95,34 @@ pub trait TraceSink: Clone + Send + Sync + 'static {
 }
 
 /// Counts from decoding one payload.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DecodeStats {
+    /// Spans decoded and handed on.
     pub spans: u64,
+    /// Spans left out because their trace or span id is invalid (wrong length, not hex):
+    /// the rest of the request is still good, so it is accepted without them and the
+    /// exporter is told (OTLP `partial_success`) instead of losing the whole batch.
+    pub rejected: u64,
+    /// Why the first rejected span was left out.
+    pub rejection: Option<String>,
+}
+
+impl DecodeStats {
+    fn reject(&mut self, why: impl FnOnce() -> String) {
+        self.rejected += 1;
+        if self.rejection.is_none() {
+            self.rejection = Some(why());
+        }
+    }
+
+    /// The OTLP `partial_success` message for the rejected spans, if any.
+    pub fn rejection_message(&self) -> Option<String> {
+        let first = self.rejection.as_deref()?;
+        Some(match self.rejected {
+            1 => format!("1 span rejected: {first}"),
+            n => format!("{n} spans rejected; the first: {first}"),
+        })
+    }
 }
 
 /// Why a payload could not be decoded. Every variant says where: a byte offset and the

@@ -47,9 +47,24 @@ where
         for ss in &rs.scope_spans {
             for span in &ss.spans {
                 view.clear();
-                view.trace_id = id(&span.trace_id, "Span.trace_id")?;
-                view.span_id = id(&span.span_id, "Span.span_id")?;
-                view.parent_span_id = id(&span.parent_span_id, "Span.parent_span_id")?;
+                let ids = id(&span.trace_id, "Span.trace_id").and_then(|t| {
+                    Ok((
+                        t,
+                        id(&span.span_id, "Span.span_id")?,
+                        id(&span.parent_span_id, "Span.parent_span_id")?,
+                    ))
+                });
+                match ids {
+                    Ok((t, s, p)) => {
+                        view.trace_id = t;
+                        view.span_id = s;
+                        view.parent_span_id = p;
+                    }
+                    Err(e) => {
+                        stats.reject(|| e.to_string());
+                        continue;
+                    }
+                }
                 view.name = Cow::Borrowed(&span.name);
                 view.kind = SpanKind::from_i32(span.kind);
                 view.start_unix_nano = span.start_time_unix_nano;

@@ -627,31 +627,67 @@ fn unbalanced_groups() {
     assert!(fast(&deep).unwrap_err().to_string().contains("too deeply"));
 }
 
+/// Decodes with both protobuf decoders, which must agree on what they kept and rejected.
+fn both_with_stats(bytes: &[u8]) -> (Vec<Owned>, DecodeStats) {
+    let mut out = Vec::new();
+    let stats = decode(bytes, Format::Protobuf, &keys(), |r, s| out.push(own(r, s))).unwrap();
+    let mut by_prost = Vec::new();
+    let prost_stats = decode_with_prost(bytes, &keys(), |r, s| by_prost.push(own(r, s))).unwrap();
+    assert_eq!(out, by_prost);
+    assert_eq!(
+        (stats.spans, stats.rejected),
+        (prost_stats.spans, prost_stats.rejected)
+    );
+    (out, stats)
+}
+
 #[test]
-fn wrong_id_lengths() {
-    let mut sp = vec![0x0a, 15];
-    sp.extend_from_slice(&[1; 15]);
-    let bytes = wrap_span(&sp);
-    let err = fast(&bytes).unwrap_err();
+fn a_wrong_id_length_rejects_its_span_and_keeps_the_rest() {
+    let mut bad = vec![0x0a, 15];
+    bad.extend_from_slice(&[1; 15]);
+    let good = |n: u8| {
+        let mut sp = vec![0x0a, 16];
+        sp.extend_from_slice(&[n; 16]);
+        sp.extend_from_slice(&[0x12, 8, n, n, n, n, n, n, n, n]);
+        sp
+    };
+    // One ScopeSpans holding good, bad, good.
+    let mut scope = Vec::new();
+    for sp in [good(1), bad.clone(), good(2)] {
+        scope.push(0x12);
+        scope.push(sp.len() as u8);
+        scope.extend_from_slice(&sp);
+    }
+    let mut rs = vec![0x12, scope.len() as u8];
+    rs.extend_from_slice(&scope);
+    let mut req = vec![0x0a, rs.len() as u8];
+    req.extend_from_slice(&rs);
+
+    let (kept, stats) = both_with_stats(&req);
     assert_eq!(
-        err,
-        DecodeError::Protobuf {
-            offset: 7,
-            field: "Span.trace_id",
-            problem: WireProblem::IdLength {
-                expected: 16,
-                found: 15
-            }
-        }
+        kept.iter().map(|o| o.1.trace_id[0]).collect::<Vec<_>>(),
+        [1, 2]
     );
+    assert_eq!((stats.spans, stats.rejected), (2, 1));
     assert_eq!(
-        err.to_string(),
-        "malformed OTLP protobuf at byte 7 (reading Span.trace_id): id is 15 bytes; it must be 16 bytes (or empty)"
+        stats.rejection_message().unwrap(),
+        "1 span rejected: malformed OTLP protobuf at byte 37 (reading Span.trace_id): id is 15 bytes; it must be 16 bytes (or empty)"
     );
-    let (_, field, _) = problem(&wrap_span(&[0x12, 0x04, 1, 2, 3, 4]));
-    assert_eq!(field, "Span.span_id");
-    let (_, field, _) = problem(&wrap_span(&[0x22, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
-    assert_eq!(field, "Span.parent_span_id");
+    for (sp, field) in [
+        (vec![0x12, 0x04, 1, 2, 3, 4], "Span.span_id"),
+        (
+            vec![0x22, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "Span.parent_span_id",
+        ),
+    ] {
+        let (kept, stats) = both_with_stats(&wrap_span(&sp));
+        assert!(kept.is_empty());
+        assert_eq!(stats.rejected, 1);
+        assert!(stats.rejection.unwrap().contains(field));
+    }
+    // Nothing rejected, nothing to say.
+    let (_, stats) = both_with_stats(&wrap_span(&good(3)));
+    assert_eq!((stats.rejected, stats.rejection_message()), (0, None));
 }
 
 // ---- OTLP/JSON -------------------------------------------------------------------------
@@ -700,8 +736,8 @@ fn json_tolerates_snake_case_nulls_and_unknown_fields() {
 
 #[test]
 fn json_errors_name_line_column_and_field() {
-    let bad_id = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz","name":"a"}]}]}]}"#;
-    let err = via_json(bad_id.as_bytes()).unwrap_err();
+    let bad_type = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":7,"name":"a"}]}]}]}"#;
+    let err = via_json(bad_type.as_bytes()).unwrap_err();
     let DecodeError::Json {
         line,
         column,
@@ -712,10 +748,6 @@ fn json_errors_name_line_column_and_field() {
     };
     assert_eq!(line, 1);
     assert!(column > 40 && column < 65, "{column}");
-    assert_eq!(
-        err.to_string(),
-        format!("malformed OTLP/JSON at line 1, column {column}: invalid value: string \"...\", expected a trace id of 32 hex digits")
-    );
     assert!(message.contains("trace id of 32 hex digits"), "{message}");
 
     let bad_time =
@@ -747,10 +779,30 @@ fn json_errors_never_echo_values_from_the_payload() {
     assert!(!msg.contains("s3cr") && !msg.contains("Bearer"), "{msg}");
     assert!(msg.contains("expected a boolean"), "{msg}");
     let bad_id = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"topsecret"}]}]}]}"#;
-    let msg = via_json(bad_id.as_bytes()).unwrap_err().to_string();
+    let stats = decode(bad_id.as_bytes(), Format::Json, &keys(), |_, _| {}).unwrap();
+    let msg = stats.rejection_message().unwrap();
     assert!(
         !msg.contains("topsecret") && msg.contains("span id"),
         "{msg}"
+    );
+}
+
+#[test]
+fn json_ids_that_are_not_hex_reject_their_span_and_keep_the_rest() {
+    let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[
+        {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","kind":2},
+        {"traceId":"zz","spanId":"eee19b7ec3c1b175","kind":2},
+        {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b1","kind":2},
+        {"traceId":"","spanId":null,"kind":2}]}]}]}"#;
+    let mut kept = Vec::new();
+    let stats = decode(line.as_bytes(), Format::Json, &keys(), |r, s| {
+        kept.push(own(r, s))
+    })
+    .unwrap();
+    assert_eq!((stats.spans, stats.rejected, kept.len()), (2, 2, 2));
+    assert_eq!(
+        stats.rejection_message().unwrap(),
+        "2 spans rejected; the first: resourceSpans[0].scopeSpans[0].spans[1]: traceId is not a trace id of 32 hex digits (2 characters)"
     );
 }
 
@@ -760,11 +812,16 @@ fn json_lines_name_the_file_line() {
     let lines: Vec<_> = json_lines(file.as_bytes()).map(|l| l.number).collect();
     assert_eq!(lines, vec![1, 3, 4]);
     let mut seen = Vec::new();
-    let err =
-        for_each_json_line(file.as_bytes(), &keys(), |line, _, _| seen.push(line)).unwrap_err();
+    let stats = for_each_json_line(file.as_bytes(), &keys(), |line, _, _| seen.push(line)).unwrap();
     assert_eq!(seen, vec![1, 1, 3, 3]);
-    match err {
-        DecodeError::Json { line, .. } => assert_eq!(line, 4),
+    assert_eq!(stats.rejected, 1);
+    assert!(stats
+        .rejection
+        .unwrap()
+        .starts_with("line 4: resourceSpans[0].scopeSpans[0].spans[0]: spanId"),);
+    let bad = format!("{GEN_TRAFFIC_LINE}\n{{\"resourceSpans\":[{{\"scopeSpans\":7}}]}}\n");
+    match for_each_json_line(bad.as_bytes(), &keys(), |_, _, _| {}).unwrap_err() {
+        DecodeError::Json { line, .. } => assert_eq!(line, 2),
         other => panic!("{other:?}"),
     }
     let ok = format!("{GEN_TRAFFIC_LINE}\n{GEN_TRAFFIC_LINE}\n");

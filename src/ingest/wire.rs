@@ -378,9 +378,20 @@ where
                 if n == 2 {
                     ss.expect(wt, WT_LEN, F_SPAN)?;
                     let s = ss.len_delimited(F_SPAN)?;
-                    decode_span(s, keys, span)?;
-                    stats.spans += 1;
-                    on_span(&resource_view, span);
+                    match decode_span(s, keys, span) {
+                        Ok(()) => {
+                            stats.spans += 1;
+                            on_span(&resource_view, span);
+                        }
+                        // The span's own bytes are well-formed; only its id is not usable.
+                        Err(
+                            e @ DecodeError::Protobuf {
+                                problem: WireProblem::IdLength { .. },
+                                ..
+                            },
+                        ) => stats.reject(|| e.to_string()),
+                        Err(e) => return Err(e),
+                    }
                 } else {
                     ss.skip(n, wt, F_SCOPE_SPANS)?;
                 }
