@@ -81,7 +81,8 @@ impl Default for PipelineConfig {
 /// Why the pipeline failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("invalid export request: {0}")]
+    /// Said once: the decode error already names the format and where it is wrong.
+    #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Store(#[from] StoreError),

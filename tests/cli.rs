@@ -506,6 +506,33 @@ fn recorded_fixtures_inventory_what_their_recordings_expect() {
     }
 }
 
+#[test]
+fn a_bare_service_name_gets_a_hint_when_the_service_has_a_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let out = run(shadowscan()
+        .arg("inventory")
+        .arg("--db")
+        .arg(&db)
+        .args(["--service", "shop-api-express4"]));
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("try --service shop/shop-api-express4"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(shadowscan().arg("inventory").arg("--db").arg(&db).args([
+        "--service",
+        "shop/shop-api-express4",
+        "--format",
+        "json",
+    ]));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["endpoints"].as_array().unwrap().is_empty());
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -738,6 +765,16 @@ fn ingest_names_the_bad_line_and_keeps_what_came_before() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!("traces.jsonl:{}", lines + 1)),
+        "{err}"
+    );
+    // Said once, at the file's line, and what to do about the lines already stored.
+    assert_eq!(err.matches("malformed OTLP/JSON").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("at line {}, column", lines + 1)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("the {lines} requests before it are stored")),
         "{err}"
     );
     assert!(

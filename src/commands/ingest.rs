@@ -12,7 +12,7 @@ use super::ExitStatus;
 use crate::cli::IngestArgs;
 use crate::config::Config;
 use crate::ingest::{self, Format};
-use crate::pipeline::FileIngest;
+use crate::pipeline::{FileIngest, PipelineError};
 use crate::store::Store;
 
 pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
@@ -94,8 +94,9 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
                 sink.ingest_payload(message, Format::Protobuf)
                     .with_context(|| {
                         format!(
-                            "{shown}: message {}: not an OTLP ExportTraceServiceRequest",
-                            i + 1
+                            "{shown}: message {}: not an OTLP ExportTraceServiceRequest{}",
+                            i + 1,
+                            kept_before(i)
                         )
                     })?;
             }
@@ -104,10 +105,19 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
             let total = bytes.len();
             let started = Instant::now();
             let mut last = Instant::now();
-            for line in ingest::json_lines(&bytes) {
+            for (i, line) in ingest::json_lines(&bytes).enumerate() {
                 sink.ingest_payload(line.bytes, Format::Json)
+                    // A JSON error points into the line on its own; name the file's line.
+                    .map_err(|e| match e {
+                        PipelineError::Decode(d) => PipelineError::Decode(d.at_line(line.number)),
+                        other => other,
+                    })
                     .with_context(|| {
-                        format!("{shown}:{}: not an OTLP/JSON export request", line.number)
+                        format!(
+                            "{shown}:{}: not an OTLP/JSON export request{}",
+                            line.number,
+                            kept_before(i)
+                        )
                     })?;
                 if progress && last.elapsed() > Duration::from_millis(500) {
                     last = Instant::now();
@@ -127,6 +137,18 @@ pub fn read_into(file: &Path, sink: &mut FileIngest, progress: bool) -> anyhow::
         }
     }
     Ok(())
+}
+
+/// What a stop at the `n`th request of a file leaves behind: the requests before it are
+/// stored, so whoever fixes the file must not ingest them again.
+fn kept_before(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (the request before it is stored; ingest only the rest after fixing it)".into(),
+        n => format!(
+            " (the {n} requests before it are stored; ingest only the rest after fixing it)"
+        ),
+    }
 }
 
 fn display(file: &Path) -> String {
