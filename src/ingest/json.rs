@@ -315,6 +315,24 @@ pub(super) fn decode<'a, F>(
 where
     F: FnMut(&ResourceView<'a>, &SpanView<'a>),
 {
+    // serde would also build the request from an array (`[]`, fields by position): OTLP/JSON
+    // is an object, and anything else is a mistake worth a 400.
+    if let Some(at) = data.iter().position(|b| !b.is_ascii_whitespace()) {
+        if data[at] != b'{' {
+            let line = 1 + data[..at].iter().filter(|&&b| b == b'\n').count();
+            let column = at
+                - data[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            return Err(DecodeError::Json {
+                line,
+                column,
+                message: "an ExportTraceServiceRequest must be a JSON object".into(),
+            });
+        }
+    }
     let req: Request<'a> = serde_json::from_slice(data).map_err(json_error)?;
     let mut stats = DecodeStats::default();
     let mut view = SpanView::default();

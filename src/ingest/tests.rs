@@ -768,6 +768,15 @@ fn json_errors_name_line_column_and_field() {
         via_json(b"{\"resourceSpans\":[").unwrap_err(),
         DecodeError::Json { .. }
     ));
+    // serde would read a struct from an array; OTLP/JSON is an object.
+    for not_an_object in [&b"[]"[..], b"  \n [1, 2]", b"\"x\"", b"7"] {
+        let err = via_json(not_an_object).unwrap_err().to_string();
+        assert!(err.contains("must be a JSON object"), "{err}");
+    }
+    assert_eq!(
+        via_json(b" \n  []").unwrap_err().to_string(),
+        "malformed OTLP/JSON at line 2, column 3: an ExportTraceServiceRequest must be a JSON object"
+    );
 }
 
 #[test]
