@@ -14,6 +14,10 @@ use serde::Deserialize;
 pub struct Config {
     /// Inventory database file.
     pub db: Option<PathBuf>,
+    /// Log filter (`info`, `shadowscan=debug`), as `--log`.
+    pub log: Option<String>,
+    /// `text` or `json`, as `--log-format`.
+    pub log_format: Option<crate::cli::LogFormat>,
     pub serve: ServeConfig,
     pub inventory: InventoryConfig,
     pub diff: DiffConfig,
@@ -40,6 +44,8 @@ pub struct ServeConfig {
     pub flush_interval_ms: Option<u64>,
     /// Threads that receive and normalise exports (default: one less than the CPUs).
     pub worker_threads: Option<u16>,
+    /// Where to write the bound addresses once listening, as `--ready-file`.
+    pub ready_file: Option<PathBuf>,
 }
 
 /// What the decoder keeps of each span beyond the conventions' own attributes.
@@ -148,6 +154,10 @@ mod tests {
         let c = Config::parse(example).unwrap();
         assert_eq!(c.serve.worker_threads, Some(1));
         assert_eq!(c.serve.flush_interval_ms, Some(50));
+        assert_eq!(c.log.as_deref(), Some("info"));
+        assert_eq!(c.log_format, Some(crate::cli::LogFormat::Json));
+        assert!(c.serve.ready_file.is_some());
+        assert_eq!(c.normalize.auth.rejected_statuses, [401, 403]);
     }
 
     #[test]

@@ -533,6 +533,64 @@ fn a_bare_service_name_gets_a_hint_when_the_service_has_a_namespace() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+#[test]
+fn the_config_file_sets_logging_and_the_ready_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(
+        &config,
+        r#"db = "inventory.db"
+log = "warn"
+log_format = "json"
+[serve]
+grpc_addr = "127.0.0.1:0"
+http_addr = "127.0.0.1:0"
+admin_addr = "127.0.0.1:0"
+ready_file = "ready.json"
+"#,
+    )
+    .unwrap();
+    let mut child = shadowscan()
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Relative to the config file, not the working directory.
+    let ready = wait_for_file(&dir.path().join("ready.json"), "serve from its config");
+    assert!(ready["grpc"].as_str().unwrap().starts_with("127.0.0.1:"));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    // `warn` hides the info lines; what is left is JSON.
+    assert!(!log.contains("listening"), "{log}");
+    for line in log.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    assert!(dir.path().join("inventory.db").exists());
+
+    let bad = run(shadowscan()
+        .args(["--log", "a=b=c["])
+        .arg("inventory")
+        .arg("--db")
+        .arg(dir.path().join("inventory.db")));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("log filter `a=b=c[`"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();

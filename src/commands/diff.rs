@@ -46,7 +46,9 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::Success);
     }
-    if let Some(path) = args.baseline.as_ref().or(config.diff.baseline.as_ref()) {
+    let baseline_file = (args.baseline.clone())
+        .or_else(|| config.diff.baseline.as_ref().map(|p| config.relative(p)));
+    if let Some(path) = &baseline_file {
         let b = baseline::read(path)?;
         report = baseline::apply(report, &b, baseline::Date::from_unix(super::unix_now()));
     }

@@ -33,11 +33,13 @@ use crate::config::Config;
 
 /// Loads the configuration, sets up logging and runs the chosen command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    init_logging(
-        cli.log.as_deref(),
-        cli.log_format.unwrap_or(LogFormat::Text),
-    );
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    init_logging(
+        cli.log.as_deref().or(config.log.as_deref()),
+        cli.log_format
+            .or(config.log_format)
+            .unwrap_or(LogFormat::Text),
+    )?;
     match cli.command {
         Command::Serve(args) => serve::run(args, &config),
         Command::Ingest(args) => ingest::run(args, &config),
@@ -49,9 +51,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
-fn init_logging(filter: Option<&str>, format: LogFormat) {
-    let filter =
-        EnvFilter::try_new(filter.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(filter: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
+    let wanted = filter.unwrap_or("info");
+    // Only the error's own message: its source repeats it.
+    let filter = EnvFilter::try_new(wanted).map_err(|e| {
+        anyhow::anyhow!("log filter `{wanted}` (--log, SHADOWSCAN_LOG or `log` in the config): {e}; use e.g. info, warn or shadowscan=debug")
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -61,6 +66,7 @@ fn init_logging(filter: Option<&str>, format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    Ok(())
 }
 
 pub mod demo;

@@ -106,7 +106,9 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let (grpc_addr, http_addr, admin_addr) =
         (grpc.local_addr()?, http.local_addr()?, admin.local_addr()?);
     tracing::info!(%grpc_addr, %http_addr, %admin_addr, db = %db.display(), "shadowscan listening");
-    if let Some(ready) = &args.ready_file {
+    let ready_file = (args.ready_file.clone())
+        .or_else(|| config.serve.ready_file.as_ref().map(|p| config.relative(p)));
+    if let Some(ready) = &ready_file {
         write_ready_file(ready, grpc_addr, http_addr, admin_addr)?;
     }
 
