@@ -131,6 +131,17 @@ async fn metrics(State(state): State<AdminState>) -> Response {
             m.edges_joined,
         ),
     ];
+    let _ = writeln!(
+        out,
+        "# HELP shadowscan_exports_refused_total Export requests refused outright, by reason: malformed (400, INVALID_ARGUMENT), too_large (413, RESOURCE_EXHAUSTED), unsupported (415, UNIMPLEMENTED).\n# TYPE shadowscan_exports_refused_total counter"
+    );
+    for (why, n) in crate::ingest::Refusal::ALL.iter().zip(m.exports_refused) {
+        let _ = writeln!(
+            out,
+            "shadowscan_exports_refused_total{{reason=\"{}\"}} {n}",
+            why.as_str()
+        );
+    }
     for (name, help, value) in counters {
         let _ = writeln!(
             out,

@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::{
-    self, Accepted, DecodeError, DecodeStats, Format, Payload, SinkError, TraceSink,
+    self, Accepted, DecodeError, DecodeStats, Format, Payload, Refusal, SinkError, TraceSink,
 };
 use crate::inventory::{BatchDelta, Inventory, InventoryConfig};
 use crate::model::AttrKeys;
@@ -96,6 +96,8 @@ struct Counters {
     spans_accepted: AtomicU64,
     spans_rejected: AtomicU64,
     batches_shed: AtomicU64,
+    /// Export requests refused outright, by [`Refusal`] (in `Refusal::ALL` order).
+    refused: [AtomicU64; 3],
     commits: AtomicU64,
     commit_failures: AtomicU64,
     endpoints_known: AtomicU64,
@@ -118,6 +120,9 @@ pub struct MetricsSnapshot {
     pub spans_rejected: u64,
     /// Exports answered `Busy` because the writer's queue was full.
     pub batches_shed: u64,
+    /// Export requests refused outright (malformed, too large, unsupported), in
+    /// [`Refusal::ALL`] order.
+    pub exports_refused: [u64; 3],
     pub commits: u64,
     pub commit_failures: u64,
     /// Distinct endpoints in the inventory.
@@ -146,6 +151,7 @@ impl Metrics {
             spans_accepted: g(&c.spans_accepted),
             spans_rejected: g(&c.spans_rejected),
             batches_shed: g(&c.batches_shed),
+            exports_refused: c.refused.each_ref().map(g),
             commits: g(&c.commits),
             commit_failures: g(&c.commit_failures),
             endpoints_known: g(&c.endpoints_known),
@@ -356,6 +362,14 @@ impl Pipeline {
 }
 
 impl TraceSink for Pipeline {
+    fn refused(&self, why: Refusal) {
+        let i = Refusal::ALL
+            .iter()
+            .position(|&r| r == why)
+            .expect("every refusal is in ALL");
+        Metrics::add(&self.shared.metrics.0.refused[i], 1);
+    }
+
     fn export(&self, payload: Payload) -> impl Future<Output = AckResult> + Send {
         let this = self.clone();
         async move {

@@ -384,7 +384,7 @@ fn acknowledged_exports_survive_kill_9_and_a_restart_continues_the_inventory() {
 }
 
 #[test]
-fn the_admin_api_serves_the_same_inventory_as_the_cli() {
+fn the_admin_api_serves_the_cli_inventory_and_counts_refusals() {
     // Twelve user names and no route: the inventory's view folds them into one
     // `/users/{param}/repos` row, which the API must show too (and `raw=true` unfolds).
     let dir = tempfile::tempdir().unwrap();
@@ -421,6 +421,24 @@ fn the_admin_api_serves_the_same_inventory_as_the_cli() {
     let live: Value = serde_json::from_str(&http_get(&server.admin, "/api/v1/inventory")).unwrap();
     let live_raw: Value =
         serde_json::from_str(&http_get(&server.admin, "/api/v1/inventory?raw=true")).unwrap();
+    // A refused export shows in /metrics, by reason.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&server.http).unwrap();
+        write!(
+            s,
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+    }
+    let metrics = http_get(&server.admin, "/metrics");
+    assert!(
+        metrics.contains("shadowscan_exports_refused_total{reason=\"unsupported\"} 1"),
+        "{metrics}"
+    );
     server.stop();
 
     let cli = inventory_json(&db);

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use shadowscan::ingest::{
     corpus, decode, run_grpc, run_http, Accepted, DecodeStats, Format, Payload, ReceiverLimits,
-    SinkError, TraceSink, EXPORT_PATH,
+    Refusal, SinkError, TraceSink, EXPORT_PATH,
 };
 use shadowscan::model::{AttrKey, AttrKeys, AttrValue, SpanKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,6 +53,7 @@ struct Recorder {
     mode: Arc<Mutex<Mode>>,
     seen: Arc<Mutex<Vec<Seen>>>,
     formats: Arc<Mutex<Vec<Format>>>,
+    refusals: Arc<Mutex<Vec<Refusal>>>,
 }
 
 impl Recorder {
@@ -62,6 +63,7 @@ impl Recorder {
             mode: Arc::new(Mutex::new(Mode::Accept)),
             seen: Arc::new(Mutex::new(Vec::new())),
             formats: Arc::new(Mutex::new(Vec::new())),
+            refusals: Arc::new(Mutex::new(Vec::new())),
         }
     }
     fn set_mode(&self, m: Mode) {
@@ -69,6 +71,9 @@ impl Recorder {
     }
     fn take(&self) -> Vec<Seen> {
         std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+    fn take_refusals(&self) -> Vec<Refusal> {
+        std::mem::take(&mut *self.refusals.lock().unwrap())
     }
 }
 
@@ -119,6 +124,10 @@ impl Recorder {
 }
 
 impl TraceSink for Recorder {
+    fn refused(&self, why: Refusal) {
+        self.refusals.lock().unwrap().push(why);
+    }
+
     async fn export(&self, payload: Payload) -> Result<Accepted, SinkError> {
         let mode = *self.mode.lock().unwrap();
         match mode {
@@ -506,6 +515,7 @@ async fn grpc_malformed_request_is_invalid_argument_naming_the_field() {
         status.message()
     );
     assert!(servers.sink.take().is_empty(), "nothing of it is kept");
+    assert_eq!(servers.sink.take_refusals(), [Refusal::Malformed]);
     servers.shutdown().await;
 }
 
@@ -537,6 +547,7 @@ async fn grpc_oversized_request_is_resource_exhausted_compressed_or_not() {
     let small = ExportTraceServiceRequest::decode(&corpus::protobuf(10, 5)[..]).unwrap();
     servers.client().await.export(small).await.unwrap();
     assert_eq!(servers.sink.take().len(), 10);
+    assert_eq!(servers.sink.take_refusals(), [Refusal::TooLarge; 2]);
     servers.shutdown().await;
 }
 
@@ -708,6 +719,7 @@ async fn http_unsupported_media_is_415() {
         assert!(!r.body.is_empty());
     }
     assert!(servers.sink.take().is_empty());
+    assert_eq!(servers.sink.take_refusals(), [Refusal::Unsupported; 5]);
     servers.shutdown().await;
 }
 
@@ -744,6 +756,7 @@ async fn http_oversized_is_413_declared_streamed_or_inflated() {
     let r = post(servers.http, &[JS, GZ], &bomb).await;
     assert_eq!(r.status, 413);
     assert!(servers.sink.take().is_empty());
+    assert_eq!(servers.sink.take_refusals(), [Refusal::TooLarge; 3]);
     servers.shutdown().await;
 }
 

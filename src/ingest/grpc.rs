@@ -23,7 +23,7 @@ use super::body::read_limited;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
 use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink,
+    Accepted, Format, Payload, ReceiverError, ReceiverLimits, Refusal, SinkError, TraceSink,
     UNAVAILABLE_RETRY_AFTER,
 };
 
@@ -96,6 +96,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         if req.uri().path() != EXPORT_PATH {
             let path = req.uri().path().to_owned();
+            self.sink.refused(Refusal::Unsupported);
             return Box::pin(async move {
                 Ok(Status::unimplemented(format!("unknown method {path}")).into_http())
             });
@@ -103,10 +104,13 @@ where
         let sink = self.sink.clone();
         let max = self.limits.max_message_bytes;
         Box::pin(async move {
-            Ok(match export(sink, req, max).await {
+            Ok(match export(sink.clone(), req, max).await {
                 Ok(accepted) => ok_response(response(accepted)),
                 Err(status) => {
                     tracing::debug!(code = ?status.code(), message = status.message(), "OTLP/gRPC export refused");
+                    if let Some(why) = Refusal::of_grpc(status.code()) {
+                        sink.refused(why);
+                    }
                     status.into_http()
                 }
             })

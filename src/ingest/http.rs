@@ -18,7 +18,7 @@ use super::grpc::response;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::{status_with_retry, RpcStatus};
 use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, SinkError, TraceSink,
+    Accepted, Format, Payload, ReceiverError, ReceiverLimits, Refusal, SinkError, TraceSink,
     UNAVAILABLE_RETRY_AFTER,
 };
 
@@ -65,6 +65,15 @@ where
 }
 
 async fn export<S: TraceSink>(State(ctx): State<Ctx<S>>, req: Request) -> Response {
+    let sink = ctx.sink.clone();
+    let resp = answer(ctx, req).await;
+    if let Some(why) = Refusal::of_http(resp.status().as_u16()) {
+        sink.refused(why);
+    }
+    resp
+}
+
+async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Some(format) = content_type(&parts.headers) else {
         return plain(

@@ -92,6 +92,52 @@ impl From<DecodeError> for SinkError {
 /// acknowledged export is never lost.
 pub trait TraceSink: Clone + Send + Sync + 'static {
     fn export(&self, payload: Payload) -> impl Future<Output = Result<Accepted, SinkError>> + Send;
+
+    /// Told of every export a receiver refused outright, whether before the sink saw it
+    /// (too large, wrong content type) or because the sink found it malformed, so refusals
+    /// can be counted. Busy and unavailable answers are the sink's own and not reported here.
+    fn refused(&self, _why: Refusal) {}
+}
+
+/// Why a receiver refused an export request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a valid export request (HTTP 400, gRPC INVALID_ARGUMENT or a protocol error).
+    Malformed,
+    /// Over the size limit, compressed or not (413, RESOURCE_EXHAUSTED).
+    TooLarge,
+    /// A content type, encoding or method this receiver does not take (415, UNIMPLEMENTED).
+    Unsupported,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 3] = [Refusal::Malformed, Refusal::TooLarge, Refusal::Unsupported];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed",
+            Refusal::TooLarge => "too_large",
+            Refusal::Unsupported => "unsupported",
+        }
+    }
+
+    fn of_grpc(code: tonic::Code) -> Option<Refusal> {
+        match code {
+            tonic::Code::InvalidArgument | tonic::Code::Internal => Some(Refusal::Malformed),
+            tonic::Code::ResourceExhausted => Some(Refusal::TooLarge),
+            tonic::Code::Unimplemented => Some(Refusal::Unsupported),
+            _ => None,
+        }
+    }
+
+    fn of_http(status: u16) -> Option<Refusal> {
+        match status {
+            400 => Some(Refusal::Malformed),
+            413 => Some(Refusal::TooLarge),
+            415 => Some(Refusal::Unsupported),
+            _ => None,
+        }
+    }
 }
 
 /// Counts from decoding one payload.
