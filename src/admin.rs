@@ -192,17 +192,19 @@ async fn inventory(
     let raw = params.raw;
     let read = state.read(move |s| {
         let endpoints = s.endpoints(&q)?;
-        Ok(if raw {
+        let overflow = s.overflow(&q)?;
+        let endpoints = if raw {
             endpoints
         } else {
             let normalizer = crate::normalize::Normalizer::new((*rules).clone());
             crate::inventory::learned::fold(endpoints, &normalizer)
-        })
+        };
+        Ok((endpoints, overflow))
     });
     match read.await {
-        Ok(endpoints) => (
+        Ok((endpoints, overflow)) => (
             [(header::CONTENT_TYPE, "application/json")],
-            crate::output::inventory::render_json(&endpoints),
+            crate::output::inventory::render_json(&endpoints, &overflow),
         )
             .into_response(),
         Err(e) => {

@@ -545,6 +545,8 @@ pub struct IngestSummary {
     pub unmatched: u64,
     /// Spans left out for an invalid trace or span id.
     pub rejected: u64,
+    /// Requests the per-service endpoint cap counted instead of inventorying.
+    pub overflow: u64,
 }
 
 /// The synchronous path for files: decode → normalise → inventory → store, committing in
@@ -610,10 +612,11 @@ impl FileIngest {
 
     pub fn summary(&self) -> IngestSummary {
         // Requests the inventory found unclaimed by any route were observations until then.
-        let unrouted = self.inv.counters().unrouted;
+        let c = self.inv.counters();
         IngestSummary {
-            observations: self.summary.observations.saturating_sub(unrouted),
-            unmatched: self.summary.unmatched + unrouted,
+            observations: self.summary.observations.saturating_sub(c.unrouted),
+            unmatched: self.summary.unmatched + c.unrouted,
+            overflow: c.overflow,
             ..self.summary
         }
     }

@@ -609,6 +609,47 @@ ready_file = "ready.json"
     );
 }
 
+#[test]
+fn what_the_endpoint_cap_kept_out_is_said_by_ingest_and_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(&config, "[inventory]\nmax_endpoints_per_service = 2\n").unwrap();
+    let out = run(shadowscan()
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .arg("--db")
+        .arg(&db)
+        .arg(repo().join("fixtures/express4.jsonl")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("over the per-service endpoint cap counted, not inventoried"),
+        "{}",
+        stderr(&out)
+    );
+    let table = run(shadowscan().arg("inventory").arg("--db").arg(&db));
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("2 endpoints in 1 service"), "{text}");
+    assert!(
+        text.contains("of capped services were counted, not inventoried: shop/shop-api-express4"),
+        "{text}"
+    );
+    let json = run(shadowscan()
+        .arg("inventory")
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "json"]));
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let kept_out: u64 = v["overflow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["requests"].as_u64().unwrap())
+        .sum();
+    assert!(kept_out > 0, "{v}");
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();

@@ -12,6 +12,7 @@ use shadowscan::model::{
 };
 use shadowscan::output::{self, inventory, suggest, Format, RenderOptions};
 use shadowscan::spec::{Operation, Security, Spec, SpecVersion};
+use shadowscan::store::OverflowStats;
 
 /// swagger-petstore3.yaml's operations with their lines in the file. Upstream marks none
 /// deprecated; `findByTags` is marked here (as in petstore v2) to have a zombie.
@@ -693,14 +694,30 @@ fn suggest_on_minimal_specs() {
 #[test]
 fn inventory_table_and_json() {
     let eps = traffic();
-    let table = inventory::render_table(&eps[..4]);
+    let overflow = [
+        OverflowStats {
+            service: "petstore".into(),
+            method: Method::Get,
+            requests: 1200,
+        },
+        OverflowStats {
+            service: "petstore".into(),
+            method: Method::Post,
+            requests: 34,
+        },
+    ];
+    let table = inventory::render_table(&eps[..4], &overflow);
     insta::assert_snapshot!("inventory_table", table);
-    let json: Value = serde_json::from_str(&inventory::render_json(&eps)).unwrap();
+    // Without overflow, no footnote.
+    assert!(!inventory::render_table(&eps[..4], &[]).contains("capped"));
+    let json: Value = serde_json::from_str(&inventory::render_json(&eps, &overflow)).unwrap();
     assert_eq!(json["version"], 1);
     let first = &json["endpoints"][0];
     assert_eq!(first["template"], "/api/v3/admin/export");
     assert_eq!(first["method"], "GET");
     assert_eq!(json["endpoints"].as_array().unwrap().len(), eps.len());
+    assert_eq!(json["overflow"][0]["requests"], 1200);
+    assert_eq!(json["overflow"][1]["method"], "POST");
 }
 
 #[test]

@@ -64,12 +64,16 @@ pub fn run(args: DemoArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         stop.cancel();
         server.await??;
         let store = writer.join().await?;
-        anyhow::Ok(store.endpoints(&Query::default())?)
+        anyhow::Ok((
+            store.endpoints(&Query::default())?,
+            store.overflow(&Query::default())?,
+        ))
     })?;
+    let (endpoints, overflow) = endpoints;
     eprintln!();
     let normalizer = crate::normalize::Normalizer::new(config.normalize.clone());
     let endpoints = crate::inventory::learned::fold(endpoints, &normalizer);
-    super::print(&inventory::render_table(&endpoints))?;
+    super::print(&inventory::render_table(&endpoints, &overflow))?;
     eprintln!(
         "\nThat is the inventory `shadowscan serve` builds from live traffic. Next: point a collector at :4317 (see README), \
          then `shadowscan diff openapi.yaml`."

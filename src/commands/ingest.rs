@@ -35,10 +35,16 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     sink.finish()
         .with_context(|| format!("committing to {}", db.display()))?;
     outcome?;
-    let rejected = match summary.rejected {
+    let mut rejected = match summary.rejected {
         0 => String::new(),
         n => format!(", {n} spans with an unusable trace or span id left out"),
     };
+    if summary.overflow > 0 {
+        rejected.push_str(&format!(
+            ", {} requests over the per-service endpoint cap counted, not inventoried (inventory.max_endpoints_per_service)",
+            summary.overflow
+        ));
+    }
     eprintln!(
         "ingested {} spans from {} export requests: {} HTTP server observations, {} requests no route claimed (scanner noise) skipped{rejected}; {} endpoints in {}",
         summary.spans,

@@ -24,9 +24,10 @@ pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         let normalizer = crate::normalize::Normalizer::new(config.normalize.clone());
         endpoints = crate::inventory::learned::fold(endpoints, &normalizer);
     }
+    let overflow = store.overflow(&query)?;
     let text = match args.format {
-        InventoryFormat::Table => inventory::render_table(&endpoints),
-        InventoryFormat::Json => inventory::render_json(&endpoints),
+        InventoryFormat::Table => inventory::render_table(&endpoints, &overflow),
+        InventoryFormat::Json => inventory::render_json(&endpoints, &overflow),
     };
     super::print(&text)?;
     Ok(ExitStatus::Success)

@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use super::{fmt_time, table};
 use crate::model::EndpointStats;
+use crate::store::OverflowStats;
 
 /// Aligned columns, sorted by service, template, method.
-pub fn render_table(endpoints: &[EndpointStats]) -> String {
+pub fn render_table(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> String {
     let mut eps: Vec<&EndpointStats> = endpoints.iter().collect();
     eps.sort_by(|a, b| {
         (&a.service, &a.template, a.method).cmp(&(&b.service, &b.template, b.method))
@@ -64,17 +65,46 @@ pub fn render_table(endpoints: &[EndpointStats]) -> String {
         services.len(),
         if services.len() == 1 { "" } else { "s" }
     ));
+    if let Some(note) = overflow_note(overflow) {
+        out.push_str(&note);
+        out.push('\n');
+    }
     out
+}
+
+/// What the per-service endpoint cap kept out, for the table's footer: a capped service's
+/// inventory is incomplete, and its reader must know.
+fn overflow_note(overflow: &[OverflowStats]) -> Option<String> {
+    let mut per_service: std::collections::BTreeMap<&str, u64> = Default::default();
+    for o in overflow {
+        *per_service.entry(o.service.as_str()).or_default() += o.requests;
+    }
+    if per_service.is_empty() {
+        return None;
+    }
+    let total: u64 = per_service.values().sum();
+    let list: Vec<String> = per_service
+        .iter()
+        .map(|(s, n)| format!("{s} ({n})"))
+        .collect();
+    Some(format!(
+        "{total} request{} to further endpoints of capped services were counted, not inventoried: {}; raise inventory.max_endpoints_per_service if they are legitimate",
+        if total == 1 { "" } else { "s" },
+        list.join(", ")
+    ))
 }
 
 #[derive(Serialize)]
 struct Doc<'a> {
     version: u32,
     endpoints: Vec<&'a EndpointStats>,
+    /// Requests the per-service endpoint cap counted instead of inventorying, per service
+    /// and method.
+    overflow: &'a [OverflowStats],
 }
 
 /// `{"version": 1, "endpoints": [EndpointStats...]}`, same order as the table.
-pub fn render_json(endpoints: &[EndpointStats]) -> String {
+pub fn render_json(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> String {
     let mut eps: Vec<&EndpointStats> = endpoints.iter().collect();
     eps.sort_by(|a, b| {
         (&a.service, &a.template, a.method).cmp(&(&b.service, &b.template, b.method))
@@ -82,6 +112,7 @@ pub fn render_json(endpoints: &[EndpointStats]) -> String {
     let mut s = serde_json::to_string_pretty(&Doc {
         version: 1,
         endpoints: eps,
+        overflow,
     })
     .unwrap_or_default();
     s.push('\n');
