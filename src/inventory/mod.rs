@@ -370,7 +370,7 @@ impl BatchDelta {
             };
             let bucket = &mut buckets[idx as usize];
             bucket.unrouted_refusals &=
-                !obs.routed && obs.status.is_some_and(|s| (300..500).contains(&s));
+                !obs.routed && obs.status.is_some_and(answered_before_routing);
             let agg = &mut bucket.agg;
             if obs.source == TemplateSource::Route {
                 agg.source = TemplateSource::Route;
@@ -575,34 +575,65 @@ impl EndpointTable {
     }
 
     /// Whether a request that no route claimed, answered with a redirect or refusal, is noise
-    /// rather than an endpoint: its service names routes, and none of them (same method)
-    /// covers its template. A service whose instrumentation names no routes keeps every
-    /// inferred endpoint.
+    /// rather than an endpoint: its service names routes, it is not an endpoint already, and
+    /// none of the service's routes (same method; GET's for HEAD) covers its template. A
+    /// service whose instrumentation names no routes keeps every inferred endpoint.
     fn unclaimed(&self, service: &Arc<str>, method: Method, template: &PathTemplate) -> bool {
         let Some(&sid) = self.service_ids.get(service) else {
             return false;
         };
         let routes = &self.services[sid as usize].routes;
-        !routes.is_empty()
-            && !routes.iter().any(|&id| {
-                let e = &self.entries[id as usize];
-                e.method == method && route_covers(self.template(e), template)
-            })
+        if routes.is_empty() || self.find(sid, method, template).is_ok() {
+            return false;
+        }
+        !routes.iter().any(|&id| {
+            let e = &self.entries[id as usize];
+            (e.method == method || (method == Method::Head && e.method == Method::Get))
+                && route_covers(self.template(e), template)
+        })
+    }
+
+    /// The id of an interned endpoint, or the free index slot it would take.
+    fn find(&self, sid: u32, method: Method, template: &PathTemplate) -> Result<u32, u64> {
+        let mut h = self.hasher.hash_one((sid, method, template.as_str()));
+        while let Some(&id) = self.index.get(&h) {
+            let e = &self.entries[id as usize];
+            if e.service == sid && e.method == method && self.template(e) == template.as_str() {
+                return Ok(id);
+            }
+            // A genuine 64-bit collision: probe the next slot.
+            h = h.wrapping_add(1);
+        }
+        Err(h)
     }
 }
 
-/// Whether a route's template (`/users/{id}`) covers an inferred one segment by segment: a
-/// parameter (or a segment mixing parameters and text) covers anything, text covers the same
-/// text.
+/// Answers a framework gives before any route matched: its own redirects (trailing slash,
+/// scheme) and refusals (auth middleware, bad request, method not allowed). Not 304, which
+/// a static file that was served before answers too.
+fn answered_before_routing(status: u16) -> bool {
+    matches!(status, 301 | 302 | 307 | 308 | 400 | 401 | 403 | 405)
+}
+
+/// Whether a route's template (`/users/{id}`) covers an inferred one, segment by segment, as
+/// leniently as the template can tell (it no longer says which parameters were optional or
+/// spanned several segments): a parameter (or a segment mixing parameters and text) covers
+/// any segment, and a last parameter any rest of the path or none; text covers the same text
+/// in any case. Lenient on purpose: a request this covers stays an endpoint.
 fn route_covers(route: &str, template: &PathTemplate) -> bool {
-    let route = PathTemplate::parse(route);
-    let mut r = route.segments();
+    let mut r = route
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(Segment::classify)
+        .peekable();
     let mut t = template.segments();
     loop {
         match (r.next(), t.next()) {
             (None, None) => return true,
+            (Some(Segment::Param(_) | Segment::Mixed(_)), _) if r.peek().is_none() => return true,
             (Some(Segment::Param(_) | Segment::Mixed(_)), Some(_)) => {}
-            (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a == b => {}
+            (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a.eq_ignore_ascii_case(b) => {
+            }
             _ => return false,
         }
     }
@@ -664,15 +695,10 @@ impl EndpointTable {
         cap: usize,
     ) -> Interning {
         let sid = self.service_id(service);
-        let mut h = self.hasher.hash_one((sid, method, template.as_str()));
-        while let Some(&id) = self.index.get(&h) {
-            let e = &self.entries[id as usize];
-            if e.service == sid && e.method == method && self.template(e) == template.as_str() {
-                return Interning::Known(id);
-            }
-            // A genuine 64-bit collision: probe the next slot.
-            h = h.wrapping_add(1);
-        }
+        let h = match self.find(sid, method, template) {
+            Ok(id) => return Interning::Known(id),
+            Err(free) => free,
+        };
         let svc = &mut self.services[sid as usize];
         if svc.endpoints as usize >= cap || svc.overflow_only {
             let first_time = !svc.overflow_warned;
@@ -937,7 +963,6 @@ impl Inventory {
         }
     }
 
-    /// Applies evidence that reached a request after it was counted.
     /// Adds one bucket to the pending state; its endpoint's id, or `None` when it is not
     /// inventoried (over the cap, or a probe no route claimed, counted in `unrouted`).
     fn absorb_bucket(&mut self, b: Bucket, texts: &Texts, unrouted: &mut u64) -> Option<u32> {
@@ -1012,6 +1037,7 @@ impl Inventory {
         }
     }
 
+    /// Applies evidence that reached a request after it was counted.
     fn correct(
         &mut self,
         endpoint: u32,

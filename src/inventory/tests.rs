@@ -724,3 +724,48 @@ fn routes_known_from_the_store_claim_refusals_after_a_restart() {
         vec![("other", "/.git/config"), ("shop", "/users/{id}")]
     );
 }
+
+#[test]
+fn what_a_route_covers_is_read_leniently() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    for (method, route) in [
+        (Method::Get, "/files/{0}"),
+        (Method::Get, "/Users/{id}"),
+        (Method::Post, "/login"),
+    ] {
+        inv.seed(
+            "shop",
+            method,
+            PathTemplate::parse(route),
+            TemplateSource::Route,
+        );
+    }
+    let kept = batch(vec![
+        // A trailing parameter may have spanned several segments (`/files/*`)...
+        unrouted("shop", Method::Get, "/files/reports/2024/q1.pdf", 401, 1),
+        // ...or been optional (`/users/:id?`); literals compare in any case.
+        unrouted("shop", Method::Get, "/users", 401, 2),
+        // Express answers HEAD from GET routes.
+        unrouted("shop", Method::Head, "/users/{id}", 401, 3),
+        // 304 is what a file served before answers, not a refusal.
+        unrouted("shop", Method::Get, "/static/app.js", 304, 4),
+    ]);
+    inv.absorb(bd(kept, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 0);
+    assert_eq!(inv.take_delta().endpoints.len(), 4);
+
+    // An endpoint already inventoried stays one, whatever it is answered: its first requests
+    // came before the service's routes were known.
+    let probes = batch(vec![
+        unrouted("shop", Method::Get, "/static/app.js", 401, 5),
+        unrouted("shop", Method::Get, "/.env", 401, 6),
+        unrouted("shop", Method::Get, "/login", 405, 7),
+    ]);
+    inv.absorb(bd(probes, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 2);
+    assert_eq!(
+        templates(&inv.take_delta()),
+        vec![(Method::Get, "/static/app.js")]
+    );
+}
