@@ -351,7 +351,8 @@ impl Pipeline {
             payload.format,
         ) {
             Ok((delta, stats)) => {
-                Metrics::add(&s.metrics.0.spans_received, delta.spans());
+                // Received = accepted + rejected, once the export is answered.
+                Metrics::add(&s.metrics.0.spans_received, delta.spans() + stats.rejected);
                 Metrics::add(&s.metrics.0.spans_rejected, stats.rejected);
                 Metrics::add(&s.metrics.0.unmatched, delta.ignored().unmatched);
                 Ok((delta, stats))

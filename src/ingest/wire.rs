@@ -383,7 +383,7 @@ where
                             stats.spans += 1;
                             on_span(&resource_view, span);
                         }
-                        // The span's own bytes are well-formed; only its id is not usable.
+                        // The whole span was read and is well-formed; only an id is unusable.
                         Err(
                             e @ DecodeError::Protobuf {
                                 problem: WireProblem::IdLength { .. },
@@ -587,25 +587,33 @@ fn decode_span<'a>(
 ) -> Result<(), DecodeError> {
     span.clear();
     let mut name: &[u8] = &[];
+    // An id of the wrong length makes the span unusable, not the request malformed: the
+    // rest of the span is still read, so a structural error after it rejects the request
+    // as a full decode would, and only then is the id's problem returned.
+    let mut bad_id: Option<DecodeError> = None;
     while s.more() {
         let (number, wt) = s.tag(F_SPAN)?;
         match number {
             1 => {
                 let at = s.pos;
-                set_id(&mut span.trace_id, s.bytes(wt, F_TRACE_ID)?, at, F_TRACE_ID)?;
+                let bytes = s.bytes(wt, F_TRACE_ID)?;
+                if let Err(e) = set_id(&mut span.trace_id, bytes, at, F_TRACE_ID) {
+                    bad_id.get_or_insert(e);
+                }
             }
             2 => {
                 let at = s.pos;
-                set_id(&mut span.span_id, s.bytes(wt, F_SPAN_ID)?, at, F_SPAN_ID)?;
+                let bytes = s.bytes(wt, F_SPAN_ID)?;
+                if let Err(e) = set_id(&mut span.span_id, bytes, at, F_SPAN_ID) {
+                    bad_id.get_or_insert(e);
+                }
             }
             4 => {
                 let at = s.pos;
-                set_id(
-                    &mut span.parent_span_id,
-                    s.bytes(wt, F_PARENT_SPAN_ID)?,
-                    at,
-                    F_PARENT_SPAN_ID,
-                )?;
+                let bytes = s.bytes(wt, F_PARENT_SPAN_ID)?;
+                if let Err(e) = set_id(&mut span.parent_span_id, bytes, at, F_PARENT_SPAN_ID) {
+                    bad_id.get_or_insert(e);
+                }
             }
             5 => name = s.bytes(wt, F_NAME)?,
             // Enums are int32 on the wire: truncation is what protobuf specifies.
@@ -627,6 +635,9 @@ fn decode_span<'a>(
             }
             _ => s.skip(number, wt, F_SPAN)?,
         }
+    }
+    if let Some(e) = bad_id {
+        return Err(e);
     }
     // Only the names of in-process spans are read (auth middleware); the kind may come
     // after the name on the wire, so the name is validated once both are known.
