@@ -64,6 +64,8 @@ pub struct IngestConfig {
 pub struct InventoryConfig {
     /// Distinct endpoints per service before new ones are counted as overflow.
     pub max_endpoints_per_service: Option<usize>,
+    /// Distinct services before new ones are counted as overflow under `_other_services`.
+    pub max_services: Option<usize>,
     /// How long a server span waits for auth evidence from spans in later batches, in seconds.
     pub join_window_secs: Option<u64>,
 }

@@ -824,7 +824,9 @@ pub struct ClientCall {
 /// Spans that did not become observations, by reason, so the numbers add up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct IgnoredCounts {
-    /// 404s that matched no route: scanners probing `/.env` and the like.
+    /// Requests that matched no route: scanners probing `/.env` and the like. Normalising
+    /// counts 404s without a valid route here; the inventory adds redirects and refusals
+    /// answered before routing in a service that names its routes (per hour, in the store).
     pub unmatched: u64,
     /// Spans that are not HTTP server spans and gave no evidence (internal, DB, RPC...).
     pub not_http: u64,

@@ -624,7 +624,7 @@ fn what_the_endpoint_cap_kept_out_is_said_by_ingest_and_inventory() {
         .arg(repo().join("fixtures/express4.jsonl")));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("over the per-service endpoint cap counted, not inventoried"),
+        stderr(&out).contains("over the endpoint or service cap counted, not inventoried"),
         "{}",
         stderr(&out)
     );

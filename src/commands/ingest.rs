@@ -41,7 +41,7 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     };
     if summary.overflow > 0 {
         rejected.push_str(&format!(
-            ", {} requests over the per-service endpoint cap counted, not inventoried (inventory.max_endpoints_per_service)",
+            ", {} requests over the endpoint or service cap counted, not inventoried (inventory.max_endpoints_per_service, inventory.max_services)",
             summary.overflow
         ));
     }

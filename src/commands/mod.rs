@@ -107,6 +107,9 @@ pub fn pipeline_config(config: &Config) -> anyhow::Result<crate::pipeline::Pipel
     if let Some(n) = config.inventory.max_endpoints_per_service {
         cfg.inventory.max_endpoints_per_service = n;
     }
+    if let Some(n) = config.inventory.max_services {
+        cfg.inventory.max_services = n;
+    }
     if let Some(s) = config.inventory.join_window_secs {
         cfg.inventory.join_window = std::time::Duration::from_secs(s);
     }

@@ -286,6 +286,8 @@ fn json_error(e: serde_json::Error) -> DecodeError {
     }
 }
 
+/// serde quotes what it found in the payload: strings in `"..."`, numbers and booleans in
+/// backticks (`invalid type: integer \`7\``). Neither reaches an answer or a log.
 fn redact_quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
@@ -299,6 +301,13 @@ fn redact_quoted(text: &str) -> String {
                     '\\' if !escaped => escaped = true,
                     '"' if !escaped => break,
                     _ => escaped = false,
+                }
+            }
+        } else if c == '`' {
+            out.push_str("...`");
+            for c in chars.by_ref() {
+                if c == '`' {
+                    break;
                 }
             }
         }

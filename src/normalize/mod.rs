@@ -18,7 +18,8 @@
 //! # Counting
 //! `spans = observations + client_calls + child spans that gave evidence or a route +
 //! ignored.*`, where
-//! `ignored.unmatched` are 404s without a valid route (scanners), `ignored.incomplete` HTTP
+//! `ignored.unmatched` are 404s without a valid route (scanners; the inventory later adds
+//! refusals answered before routing, see `inventory::Inventory::absorb`), `ignored.incomplete` HTTP
 //! server spans without method or path, `ignored.not_http` everything else.
 //!
 //! # Joins

@@ -87,8 +87,16 @@ fn overflow_note(overflow: &[OverflowStats]) -> Option<String> {
         .iter()
         .map(|(s, n)| format!("{s} ({n})"))
         .collect();
+    // `_other_services` holds services beyond the service cap, the rest endpoints beyond
+    // their service's cap: name the setting that applies.
+    let other = per_service.contains_key(crate::inventory::OTHER_SERVICES);
+    let setting = match (other, per_service.len()) {
+        (true, 1) => "inventory.max_services",
+        (true, _) => "inventory.max_endpoints_per_service or inventory.max_services",
+        (false, _) => "inventory.max_endpoints_per_service",
+    };
     Some(format!(
-        "{total} request{} to further endpoints of capped services were counted, not inventoried: {}; raise inventory.max_endpoints_per_service if they are legitimate",
+        "{total} request{} to further endpoints of capped services were counted, not inventoried: {}; raise {setting} if they are legitimate",
         if total == 1 { "" } else { "s" },
         list.join(", ")
     ))
