@@ -216,6 +216,7 @@ fn endpoints(spec: &Spec, n: usize) -> Vec<EndpointStats> {
             last_seen: 1_763_086_400,
             examples: Vec::new(),
             callers: Vec::new(),
+            user_agents: vec![],
             explanation: None,
         });
     }

@@ -93,6 +93,7 @@ fn batch(n: usize, endpoints: usize, seed: u64) -> NormalizedBatch<'static> {
                 time_unix_nano: t0 + i as u64 * 1_000_000,
                 path: template.replace(['{', '}'], "").into(),
                 client: Some(format!("10.0.{}.{}", i % 4, i % 50).into()),
+                user_agent: None,
                 explanation: None,
                 routed: true,
             }

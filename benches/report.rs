@@ -80,6 +80,7 @@ fn endpoint(service: usize, k: usize, week_start: i64) -> EndpointStats {
             .map(|c| format!("10.{}.{}.{}", service, (k + c) % 250, c))
             .collect(),
         explanation: None,
+        user_agents: vec![],
     }
 }
 

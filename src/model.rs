@@ -467,10 +467,12 @@ pub enum AttrKey {
     /// `db.system`, `db.system.name`, `messaging.system`: a client span to a database or a
     /// broker, which no HTTP server span can be the child of.
     DataSystem,
+    /// `user_agent.original`, `http.user_agent` (old).
+    UserAgent,
 }
 
 impl AttrKey {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 }
 
 /// Maps raw attribute keys to the [`AttrKey`]s `normalize` reads: the conventions' own
@@ -530,10 +532,12 @@ impl AttrKeys {
             12 if same(key, b"express.type") => ExpressType,
             14 if same(key, b"client.address") => ClientAddress,
             14 if same(key, b"db.system.name") => DataSystem,
+            15 if same(key, b"http.user_agent") => UserAgent,
             16 if same(key, b"http.status_code") => HttpStatusCode,
             16 if same(key, b"messaging.system") => DataSystem,
             18 if same(key, b"net.sock.peer.addr") => PeerAddress,
             19 if same(key, b"http.request.method") => RequestMethod,
+            19 if same(key, b"user_agent.original") => UserAgent,
             20 if same(key, b"network.peer.address") => PeerAddress,
             25 if same(key, b"http.response.status_code") => ResponseStatusCode,
             29 if same(key, b"http.request.header.x-api-key")
@@ -754,6 +758,10 @@ pub struct EndpointStats {
     pub examples: Vec<String>,
     /// Distinct callers (client addresses or caller services), bounded.
     pub callers: Vec<String>,
+    /// Distinct user agents of its requests (`user_agent.original`, `http.user_agent`),
+    /// bounded: which clients use it (a browser, an SDK, `curl`, a scanner).
+    #[serde(default)]
+    pub user_agents: Vec<String>,
     /// Why the template has the parameters it has (`segment 2: integer`, `segment 2: 14
     /// distinct values before /repos`, `http.route`), when known. Derived when the inventory
     /// is read, from the examples and the learned folds, so it follows the current rules.
@@ -802,6 +810,8 @@ pub struct Observation<'a> {
     pub path: Cow<'a, str>,
     /// `client.address` or the transport peer address, when instrumentation gives one.
     pub client: Option<Cow<'a, str>>,
+    /// `user_agent.original` or `http.user_agent`, when instrumentation gives one.
+    pub user_agent: Option<Cow<'a, str>>,
     /// The instrumentation named a route for this request (`http.route` on the span or a
     /// child), whether or not it became the template. Without one, a redirect or refusal
     /// may be the framework answering before routing (scanner probes): see the inventory.
@@ -987,6 +997,8 @@ mod tests {
             ("db.system", DataSystem),
             ("db.system.name", DataSystem),
             ("messaging.system", DataSystem),
+            ("user_agent.original", UserAgent),
+            ("http.user_agent", UserAgent),
         ] {
             assert_eq!(keys.lookup(raw.as_bytes()), Some(want), "{raw}");
             // Same length, one byte off anywhere: not the key.
@@ -999,7 +1011,7 @@ mod tests {
         for unknown in [
             "",
             "url",
-            "user_agent.original",
+            "user_agent.name",
             "server.address",
             "db.statement",
         ] {

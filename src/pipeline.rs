@@ -666,6 +666,7 @@ mod tests {
             time_unix_nano: now_nanos(),
             path: template.replace("{id}", &n.to_string()).into(),
             client: Some("10.0.3.4".into()),
+            user_agent: None,
             explanation: None,
             routed: true,
         };

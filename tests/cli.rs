@@ -503,6 +503,15 @@ fn recorded_fixtures_inventory_what_their_recordings_expect() {
             .collect();
         want.sort();
         assert_eq!(got, want, "{traces}");
+        // Old (`http.user_agent`) and current (`user_agent.original`) conventions alike.
+        assert!(
+            endpoints.iter().any(|e| e["user_agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u.as_str().unwrap().starts_with("shop-web/2.3"))),
+            "{traces}: no user agent"
+        );
         for probe in expected["unmatched_requests"].as_array().unwrap() {
             // Flask's redirect of `/products` to `/products/` is, trailing slash dropped, a
             // request to that endpoint; every refusal must stay out.

@@ -124,6 +124,7 @@ fn ep(
         last_seen: T0 + 86_400 * 6 + 3_723,
         examples: vec![template.replace("{petId}", "7")],
         callers: vec!["203.0.113.7".into()],
+        user_agents: vec![],
         explanation: None,
     }
 }

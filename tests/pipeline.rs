@@ -437,6 +437,7 @@ fn kill_child(path: &str) {
                 time_unix_nano: now_nanos(),
                 path: format!("/orders/{i}/v{}", i % 50).into(),
                 client: None,
+                user_agent: None,
                 explanation: None,
                 routed: true,
             };

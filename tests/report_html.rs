@@ -125,6 +125,7 @@ fn stats(e: &Ep, window_start: i64) -> EndpointStats {
         last_seen: window_start + 6 * DAY + 80_000,
         examples: vec![example],
         callers: e.callers.iter().map(|c| c.to_string()).collect(),
+        user_agents: vec![],
         explanation: None,
     }
 }

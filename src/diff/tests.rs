@@ -73,6 +73,7 @@ fn ep(service: &str, method: Method, template: &str) -> EndpointStats {
         last_seen: 1_763_003_600,
         examples: vec![template.to_owned()],
         callers: vec![],
+        user_agents: vec![],
         explanation: None,
     }
 }

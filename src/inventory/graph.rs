@@ -316,6 +316,7 @@ mod tests {
             last_seen: 1_700_000_100,
             examples: vec![],
             callers: vec![],
+            user_agents: vec![],
             explanation: None,
         }
     }

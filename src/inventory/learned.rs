@@ -11,6 +11,7 @@ use crate::normalize::{infer_template, Normalizer};
 /// Most examples and callers a folded row keeps, as the store does per endpoint.
 const MAX_EXAMPLES: usize = 3;
 const MAX_CALLERS: usize = 16;
+const MAX_USER_AGENTS: usize = 16;
 
 /// Folds each service's endpoints by `normalize`'s learned templates, and rows that share a
 /// shape (parameter names aside). Rows that nothing merges come back unchanged; the order is
@@ -112,6 +113,11 @@ fn absorb(into: &mut EndpointStats, e: EndpointStats) {
             into.callers.push(c);
         }
     }
+    for u in e.user_agents {
+        if into.user_agents.len() < MAX_USER_AGENTS && !into.user_agents.contains(&u) {
+            into.user_agents.push(u);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +144,7 @@ mod tests {
             last_seen: first + 10,
             examples: vec![path.into()],
             callers: vec!["203.0.113.9".into()],
+            user_agents: vec![],
             explanation: None,
         }
     }

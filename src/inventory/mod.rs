@@ -50,6 +50,8 @@ pub struct InventoryConfig {
     pub max_examples: usize,
     /// Distinct callers (client addresses, caller services) kept per endpoint.
     pub max_callers: usize,
+    /// Distinct user agents kept per endpoint.
+    pub max_user_agents: usize,
 }
 
 impl Default for InventoryConfig {
@@ -61,6 +63,7 @@ impl Default for InventoryConfig {
             max_services: 10_000,
             max_examples: 3,
             max_callers: 16,
+            max_user_agents: 8,
         }
     }
 }
@@ -106,6 +109,7 @@ pub struct EndpointDelta {
     /// Client addresses and, from the graph join, caller service names (the store's edges
     /// say which names are services).
     pub callers: Vec<String>,
+    pub user_agents: Vec<String>,
 }
 
 /// The counters part of an [`EndpointDelta`], without its key.
@@ -121,6 +125,7 @@ struct Agg {
     last_seen: i64,
     examples: Vec<String>,
     callers: Vec<String>,
+    user_agents: Vec<String>,
 }
 
 impl Agg {
@@ -138,6 +143,7 @@ impl Agg {
             last_seen: i64::MIN,
             examples: Vec::new(),
             callers: Vec::new(),
+            user_agents: Vec::new(),
         }
     }
 
@@ -157,6 +163,9 @@ impl Agg {
         }
         for c in o.callers {
             push_distinct(&mut self.callers, c, cfg.max_callers);
+        }
+        for u in o.user_agents {
+            push_distinct(&mut self.user_agents, u, cfg.max_user_agents);
         }
     }
 
@@ -182,8 +191,23 @@ impl Agg {
             last_seen: self.last_seen,
             examples: self.examples,
             callers: self.callers,
+            user_agents: self.user_agents,
         }
     }
+}
+
+/// A user agent as kept: at most 256 bytes (cut at a character boundary), since clients
+/// choose its length.
+fn clip(agent: &str) -> &str {
+    const MAX: usize = 256;
+    if agent.len() <= MAX {
+        return agent;
+    }
+    let mut end = MAX;
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    &agent[..end]
 }
 
 /// Adds `item` unless the list is full or has it; a borrowed item is copied only when kept.
@@ -204,6 +228,7 @@ struct Bucket {
     agg: Agg,
     examples: TextList,
     callers: TextList,
+    user_agents: TextList,
     /// Every request in it had no route and a redirect or refusal (3xx, 4xx) for an answer:
     /// possibly the framework answering before routing (see [`Inventory::absorb`]).
     unrouted_refusals: bool,
@@ -358,6 +383,7 @@ impl BatchDelta {
                                 agg: Agg::empty(obs.source),
                                 examples: TextList::EMPTY,
                                 callers: TextList::EMPTY,
+                                user_agents: TextList::EMPTY,
                                 unrouted_refusals: true,
                             });
                             by_content.insert(key, i);
@@ -391,6 +417,9 @@ impl BatchDelta {
             texts.push_distinct(&mut bucket.examples, &obs.path, cfg.max_examples);
             if let Some(client) = &obs.client {
                 texts.push_distinct(&mut bucket.callers, client, cfg.max_callers);
+            }
+            if let Some(agent) = &obs.user_agent {
+                texts.push_distinct(&mut bucket.user_agents, clip(agent), cfg.max_user_agents);
             }
             // Every request looks for evidence its children sent earlier (children end, and
             // are exported, first); the writer decides which ones wait for later data.
@@ -975,6 +1004,7 @@ impl Inventory {
             agg,
             examples,
             callers,
+            user_agents,
             unrouted_refusals,
         } = b;
         // Express answers 401 from app-level auth, Flask 405 or a trailing-slash redirect,
@@ -1006,6 +1036,9 @@ impl Inventory {
                 }
                 for c in texts.iter(callers) {
                     push_distinct(&mut into.callers, c, self.cfg.max_callers);
+                }
+                for u in texts.iter(user_agents) {
+                    push_distinct(&mut into.user_agents, u, self.cfg.max_user_agents);
                 }
                 Some(id)
             }

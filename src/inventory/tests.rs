@@ -31,6 +31,7 @@ fn obs(
         time_unix_nano: T0,
         path: path.to_owned().into(),
         client: Some("10.1.2.3".into()),
+        user_agent: None,
         explanation: None,
         routed: true,
     }
@@ -768,4 +769,36 @@ fn what_a_route_covers_is_read_leniently() {
         templates(&inv.take_delta()),
         vec![(Method::Get, "/static/app.js")]
     );
+}
+
+#[test]
+fn user_agents_are_kept_distinct_bounded_and_clipped() {
+    let cfg = InventoryConfig::default();
+    let long = format!("Mozilla/5.0 {}", "é".repeat(300));
+    let mut obs_list = Vec::new();
+    for (i, agent) in ["curl/8.5.0", "curl/8.5.0", long.as_str()]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..20).map(|n| format!("sdk/{n}")))
+        .enumerate()
+    {
+        let mut o = obs("shop", Method::Get, "/orders/{id}", "/orders/1", 200);
+        o.span = span(i as u8, i as u8);
+        o.user_agent = Some(agent.into());
+        obs_list.push(o);
+    }
+    let mut inv = Inventory::new(cfg.clone());
+    inv.absorb(bd(batch(obs_list), &cfg), Instant::now());
+    let d = inv.take_delta();
+    let agents = &find(&d, Method::Get, "/orders/{id}").user_agents;
+    assert_eq!(agents.len(), cfg.max_user_agents);
+    assert_eq!(agents[0], "curl/8.5.0");
+    // 256 bytes at most, cut between characters.
+    assert!(
+        agents[1].len() <= 256 && agents[1].len() > 250,
+        "{}",
+        agents[1].len()
+    );
+    assert!(long.starts_with(&agents[1]));
+    assert_eq!(agents[2], "sdk/0");
 }

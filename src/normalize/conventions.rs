@@ -149,6 +149,11 @@ pub(crate) fn route<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
     a.first_cow(&[AttrKey::HttpRoute])
 }
 
+/// `user_agent.original` (current conventions) or `http.user_agent` (old): one key, either.
+pub(crate) fn user_agent<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
+    a.first_cow(&[AttrKey::UserAgent])
+}
+
 /// `client.address` (the original client, behind proxies), else the transport peer.
 pub(crate) fn client<'a>(a: &Attrs<'_, 'a>) -> Option<Cow<'a, str>> {
     a.first_cow(&[AttrKey::ClientAddress, AttrKey::PeerAddress])

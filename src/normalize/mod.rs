@@ -502,6 +502,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
             time_unix_nano: span.start_unix_nano,
             path: example_path(path),
             client: conventions::client(a),
+            user_agent: conventions::user_agent(a),
             explanation,
             routed: route_text.is_some(),
         });

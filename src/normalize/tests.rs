@@ -167,11 +167,13 @@ fn flask_stable_conventions_opt_in() {
             (AttrKey::ResponseStatusCode, i(201)),
             (AttrKey::HttpRoute, s("/books/v1/<book_title>")),
             (AttrKey::Credential, s("[REDACTED]")),
+            (AttrKey::UserAgent, s("python-requests/2.32.3")),
         ],
     );
     let b = run(&resource("vampi"), &[sp]);
     let o = only(&b);
     assert_eq!(o.method, Method::Post);
+    assert_eq!(o.user_agent.as_deref(), Some("python-requests/2.32.3"));
     assert_eq!(o.template.as_str(), "/books/v1/{book_title}");
     assert_eq!(
         o.client.as_deref(),
@@ -977,6 +979,7 @@ mod props {
                     AttrKey::RouterName,
                     AttrKey::RpcSystem,
                     AttrKey::DataSystem,
+                    AttrKey::UserAgent,
                 ];
                 let mut sp = span(id, parent, SpanKind::from_i32(kind), &name, vec![]);
                 sp.attrs = attrs.into_iter().map(|(k, v)| (keys[k], v)).collect();

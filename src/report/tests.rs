@@ -28,6 +28,7 @@ fn ep(service: &str, method: Method, template: &str, requests: u64) -> EndpointS
         last_seen: T0 + 3_600,
         examples: vec![],
         callers: vec![],
+        user_agents: vec![],
         explanation: None,
     }
 }

@@ -147,6 +147,7 @@ struct KnownRow {
     route: bool,
     examples: KnownList,
     callers: KnownList,
+    user_agents: KnownList,
 }
 
 /// A stored list (examples, callers) as far as skipping goes: full, so nothing can be
@@ -178,7 +179,8 @@ impl KnownRows {
             && e.evidence.bits() & !k.evidence == 0
             && (k.route || e.source != TemplateSource::Route)
             && self.covers(&k.examples, &e.examples)
-            && self.covers(&k.callers, &e.callers);
+            && self.covers(&k.callers, &e.callers)
+            && self.covers(&k.user_agents, &e.user_agents);
         unchanged.then_some(k.id)
     }
 
@@ -277,6 +279,7 @@ fn json_list(items: &[String]) -> String {
 
 const MAX_STORED_EXAMPLES: usize = 3;
 const MAX_STORED_CALLERS: usize = 32;
+const MAX_STORED_USER_AGENTS: usize = 16;
 
 impl Store {
     /// Opens (creating if missing) a database file and brings its schema up to date.
@@ -427,18 +430,20 @@ impl Store {
         {
             let mut up_endpoint = tx
                 .prepare_cached(
-                    "INSERT INTO endpoints (service, method, template, source, first_seen, last_seen, evidence, examples, callers)
-                     VALUES (?1, ?2, ?3, ?4, COALESCE(?5, ?10), COALESCE(?6, ?10), ?7, ?8, ?9)
+                    "INSERT INTO endpoints (service, method, template, source, first_seen, last_seen, evidence, examples, callers, user_agents)
+                     VALUES (?1, ?2, ?3, ?4, COALESCE(?5, ?10), COALESCE(?6, ?10), ?7, ?8, ?9, ?11)
                      ON CONFLICT (service, method, template) DO UPDATE SET
                         source = CASE WHEN excluded.source = 'route' THEN 'route' ELSE endpoints.source END,
                         first_seen = MIN(endpoints.first_seen, COALESCE(?5, endpoints.first_seen)),
                         last_seen = MAX(endpoints.last_seen, COALESCE(?6, endpoints.last_seen)),
                         evidence = endpoints.evidence | excluded.evidence
-                     RETURNING id, examples, callers, first_seen, last_seen, evidence, source",
+                     RETURNING id, examples, callers, first_seen, last_seen, evidence, source, user_agents",
                 )
                 .map_err(err("preparing the endpoint upsert"))?;
             let mut set_lists = tx
-                .prepare_cached("UPDATE endpoints SET examples = ?2, callers = ?3 WHERE id = ?1")
+                .prepare_cached(
+                    "UPDATE endpoints SET examples = ?2, callers = ?3, user_agents = ?4 WHERE id = ?1",
+                )
                 .map_err(err("preparing the example update"))?;
             let mut up_hour = tx
                 .prepare_cached(
@@ -468,48 +473,59 @@ impl Store {
                     None => {
                         let examples = json_list(&e.examples);
                         let callers = json_list(&e.callers);
-                        let (id, stored_examples, stored_callers, row): (i64, String, String, _) =
-                            up_endpoint
-                                .query_row(
-                                    params![
-                                        &*e.service,
-                                        e.method.as_str(),
-                                        e.template.as_str(),
-                                        source_str(e.source),
-                                        first,
-                                        last,
-                                        e.evidence.bits(),
-                                        examples,
-                                        callers,
-                                        e.hour,
-                                    ],
-                                    |r| {
-                                        Ok((
-                                            r.get(0)?,
-                                            r.get(1)?,
-                                            r.get(2)?,
-                                            (
-                                                r.get::<_, i64>(3)?,
-                                                r.get::<_, i64>(4)?,
-                                                r.get::<_, u8>(5)?,
-                                                r.get::<_, String>(6)?,
-                                            ),
-                                        ))
-                                    },
-                                )
-                                .map_err(err("upserting an endpoint"))?;
+                        let user_agents = json_list(&e.user_agents);
+                        let (id, stored_examples, stored_callers, stored_agents, row): (
+                            i64,
+                            String,
+                            String,
+                            String,
+                            _,
+                        ) = up_endpoint
+                            .query_row(
+                                params![
+                                    &*e.service,
+                                    e.method.as_str(),
+                                    e.template.as_str(),
+                                    source_str(e.source),
+                                    first,
+                                    last,
+                                    e.evidence.bits(),
+                                    examples,
+                                    callers,
+                                    e.hour,
+                                    user_agents,
+                                ],
+                                |r| {
+                                    Ok((
+                                        r.get(0)?,
+                                        r.get(1)?,
+                                        r.get(2)?,
+                                        r.get(7)?,
+                                        (
+                                            r.get::<_, i64>(3)?,
+                                            r.get::<_, i64>(4)?,
+                                            r.get::<_, u8>(5)?,
+                                            r.get::<_, String>(6)?,
+                                        ),
+                                    ))
+                                },
+                            )
+                            .map_err(err("upserting an endpoint"))?;
                         let (examples, ex) =
                             merge_list(&stored_examples, &e.examples, MAX_STORED_EXAMPLES);
                         let (callers, ca) =
                             merge_list(&stored_callers, &e.callers, MAX_STORED_CALLERS);
-                        if ex.is_some() || ca.is_some() {
+                        let (agents, ua) =
+                            merge_list(&stored_agents, &e.user_agents, MAX_STORED_USER_AGENTS);
+                        if ex.is_some() || ca.is_some() || ua.is_some() {
                             set_lists
                                 .execute(params![
                                     id,
                                     ex.unwrap_or(stored_examples),
-                                    ca.unwrap_or(stored_callers)
+                                    ca.unwrap_or(stored_callers),
+                                    ua.unwrap_or(stored_agents)
                                 ])
-                                .map_err(err("updating examples and callers"))?;
+                                .map_err(err("updating examples, callers and user agents"))?;
                         }
                         learned.push((
                             (e.service.clone(), e.method, e.template.clone()),
@@ -521,6 +537,7 @@ impl Store {
                                 route: parse_source(&row.3) == TemplateSource::Route,
                                 examples: self.known.list(&examples, MAX_STORED_EXAMPLES),
                                 callers: self.known.list(&callers, MAX_STORED_CALLERS),
+                                user_agents: self.known.list(&agents, MAX_STORED_USER_AGENTS),
                             },
                         ));
                         id
@@ -651,7 +668,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT e.service, e.method, e.template, e.source, e.examples, e.callers,
+                "SELECT e.service, e.method, e.template, e.source, e.examples, e.callers, e.user_agents,
                     SUM(h.requests), SUM(h.s1xx), SUM(h.s2xx), SUM(h.s3xx), SUM(h.s4xx), SUM(h.s5xx),
                     SUM(h.s401), SUM(h.s403), SUM(h.s404), SUM(h.s429), SUM(h.unknown),
                     SUM(h.ok_with_auth), SUM(h.ok_without_auth),
@@ -671,32 +688,34 @@ impl Store {
                 let source: String = r.get(3)?;
                 let examples: String = r.get(4)?;
                 let callers: String = r.get(5)?;
+                let user_agents: String = r.get(6)?;
                 let n = |i: usize| r.get::<_, i64>(i).map(u);
                 Ok(EndpointStats {
                     service: r.get(0)?,
                     method: Method::parse(&method),
                     template: PathTemplate::parse(&template),
                     source: parse_source(&source),
-                    requests: n(6)?,
+                    requests: n(7)?,
                     status: StatusCounts {
-                        s1xx: n(7)?,
-                        s2xx: n(8)?,
-                        s3xx: n(9)?,
-                        s4xx: n(10)?,
-                        s5xx: n(11)?,
-                        s401: n(12)?,
-                        s403: n(13)?,
-                        s404: n(14)?,
-                        s429: n(15)?,
-                        unknown: n(16)?,
+                        s1xx: n(8)?,
+                        s2xx: n(9)?,
+                        s3xx: n(10)?,
+                        s4xx: n(11)?,
+                        s5xx: n(12)?,
+                        s401: n(13)?,
+                        s403: n(14)?,
+                        s404: n(15)?,
+                        s429: n(16)?,
+                        unknown: n(17)?,
                     },
-                    ok_with_auth: n(17)?,
-                    ok_without_auth: n(18)?,
-                    evidence: AuthEvidence::from_bits(r.get::<_, i64>(19)? as u8),
-                    first_seen: r.get(20)?,
-                    last_seen: r.get(21)?,
+                    ok_with_auth: n(18)?,
+                    ok_without_auth: n(19)?,
+                    evidence: AuthEvidence::from_bits(r.get::<_, i64>(20)? as u8),
+                    first_seen: r.get(21)?,
+                    last_seen: r.get(22)?,
                     examples: parse_list(&examples),
                     callers: parse_list(&callers),
+                    user_agents: parse_list(&user_agents),
                     explanation: None,
                 })
             })

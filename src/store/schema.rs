@@ -70,6 +70,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (service, method, hour)
     ) WITHOUT ROWID;
     ",
+    // v3: the distinct user agents of each endpoint's requests.
+    "
+    ALTER TABLE endpoints ADD COLUMN user_agents TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 /// The schema version this build writes.

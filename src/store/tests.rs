@@ -30,6 +30,7 @@ fn ep(service: &str, method: Method, template: &str, at: i64, status: u16) -> En
         last_seen: at,
         examples: vec![template.replace("{id}", "42")],
         callers: vec!["10.0.0.7".into()],
+        user_agents: vec![],
     }
 }
 
@@ -117,12 +118,14 @@ fn restart_continues_the_same_inventory() {
         let mut store = Store::open(&path).unwrap();
         let mut a = ep("shop", Method::Get, "/orders/{id}", NOW, 200);
         a.examples = vec!["/orders/1".into(), "/orders/2".into()];
+        a.user_agents = vec!["shop-web/2.3".into()];
         store.apply(&delta(vec![a])).unwrap();
     }
     let mut store = Store::open(&path).unwrap();
     let mut again = ep("shop", Method::Get, "/orders/{id}", NOW + 2 * H, 500);
     again.examples = vec!["/orders/2".into(), "/orders/3".into(), "/orders/4".into()];
     again.callers = vec!["10.0.0.8".into()];
+    again.user_agents = vec!["shop-web/2.3".into(), "curl/8.5.0".into()];
     again.source = TemplateSource::Inferred;
     let mut earlier = ep("shop", Method::Get, "/orders/{id}", NOW - 30, 200);
     earlier.examples.clear();
@@ -140,9 +143,25 @@ fn restart_continues_the_same_inventory() {
     );
     assert_eq!(e.callers, vec!["10.0.0.7", "10.0.0.8"]);
     assert_eq!(
+        e.user_agents,
+        vec!["shop-web/2.3", "curl/8.5.0"],
+        "distinct"
+    );
+    assert_eq!(
         e.source,
         TemplateSource::Route,
         "an inferred sighting does not demote a route"
+    );
+    // A delta the known-row cache would skip, but for a user agent the row lacks.
+    let mut scan = ep("shop", Method::Get, "/orders/{id}", NOW + H, 200);
+    scan.examples.clear();
+    scan.callers.clear();
+    scan.user_agents = vec!["Mozilla/5.0 zgrab/0.x".into()];
+    store.apply(&delta(vec![scan])).unwrap();
+    let e = &store.endpoints(&Query::default()).unwrap()[0];
+    assert_eq!(
+        e.user_agents,
+        vec!["shop-web/2.3", "curl/8.5.0", "Mozilla/5.0 zgrab/0.x"]
     );
 
     let mut keys = Vec::new();
@@ -201,6 +220,8 @@ fn opening_an_older_schema_migrates_it_and_keeps_the_data() {
         (all[0].template.as_str(), all[0].requests),
         ("/v1/items", 5)
     );
+    // Version 3's column starts empty for rows stored before it.
+    assert!(all[0].user_agents.is_empty());
     // Tables of version 2 work.
     store
         .apply(&Delta {
