@@ -8,8 +8,10 @@ fn main() -> ExitCode {
     match shadowscan::commands::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {
-            // `{:#}` prints the whole context chain on one line, ripgrep-style.
-            eprintln!("shadowscan: error: {err:#}");
+            // `{:#}` prints the whole context chain on one line, ripgrep-style. A closed
+            // stderr must not turn the error's exit status into a panic's.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "shadowscan: error: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -123,6 +123,16 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A test that fails before `stop` must not leave its server running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// `shadowscan diff` of the recorded httpbin traffic against httpbin's own spec, plus `extra`.
 fn diff_recorded_httpbin<I, S>(extra: I) -> Output
 where
@@ -657,6 +667,50 @@ fn what_the_endpoint_cap_kept_out_is_said_by_ingest_and_inventory() {
         .map(|o| o["requests"].as_u64().unwrap())
         .sum();
     assert!(kept_out > 0, "{v}");
+}
+
+#[test]
+fn serve_keeps_running_and_stops_cleanly_when_nobody_reads_its_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let ready = dir.path().join("ready.json");
+    let mut child = shadowscan()
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log reader goes away (a supervisor's pipe closing): every later log line fails.
+    drop(child.stderr.take());
+    let v = wait_for_file(&ready, "serve");
+    // Still serving, and logging on.
+    assert!(http_get(v["admin"].as_str().unwrap(), "/healthz").starts_with("ok"));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("serve did not stop after SIGTERM with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
 }
 
 fn http_get(addr: &str, path: &str) -> String {

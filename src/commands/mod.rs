@@ -51,6 +51,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// stderr for logs, dropping what cannot be written: when nobody reads it any more (a
+/// supervisor's log pipe closed), tracing-subscriber reports the failed write with
+/// `eprintln!`, which panics on a closed stderr; a daemon must keep running and still shut
+/// down cleanly instead.
+struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 fn init_logging(filter: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
     let wanted = filter.unwrap_or("info");
     // Only the error's own message: its source repeats it.
@@ -59,7 +77,7 @@ fn init_logging(filter: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
     })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_target(false);
     // A second init (tests calling `run` twice) is harmless: keep the first subscriber.
     let _ = match format {
