@@ -154,12 +154,13 @@ fn ingest(db: &Path, file: &Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// `shadowscan inventory --db DB ARGS...`, as it ended.
+fn inventory(db: &Path, args: &[&str]) -> Output {
+    run(shadowscan().arg("inventory").arg("--db").arg(db).args(args))
+}
+
 fn inventory_json(db: &Path) -> Vec<Value> {
-    let out = run(shadowscan()
-        .arg("inventory")
-        .arg("--db")
-        .arg(db)
-        .args(["--format", "json"]));
+    let out = inventory(db, &["--format", "json"]);
     assert!(out.status.success(), "inventory failed: {}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).expect("inventory JSON");
     v["endpoints"].as_array().unwrap().clone()
@@ -454,11 +455,7 @@ fn the_admin_api_serves_the_cli_inventory_and_counts_refusals() {
     let cli = inventory_json(&db);
     assert_eq!(cli.len(), 1, "{cli:?}");
     assert_eq!(live["endpoints"].as_array().unwrap(), &cli);
-    let out = run(shadowscan()
-        .arg("inventory")
-        .arg("--db")
-        .arg(&db)
-        .args(["--raw", "--format", "json"]));
+    let out = inventory(&db, &["--raw", "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cli_raw: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli_raw["endpoints"].as_array().unwrap().len(), names.len());
@@ -548,23 +545,17 @@ fn a_bare_service_name_gets_a_hint_when_the_service_has_a_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inventory.db");
     ingest(&db, &repo().join("fixtures/express4.jsonl"));
-    let out = run(shadowscan()
-        .arg("inventory")
-        .arg("--db")
-        .arg(&db)
-        .args(["--service", "shop-api-express4"]));
+    let out = inventory(&db, &["--service", "shop-api-express4"]);
     assert!(out.status.success());
     assert!(
         stderr(&out).contains("try --service shop/shop-api-express4"),
         "{}",
         stderr(&out)
     );
-    let out = run(shadowscan().arg("inventory").arg("--db").arg(&db).args([
-        "--service",
-        "shop/shop-api-express4",
-        "--format",
-        "json",
-    ]));
+    let out = inventory(
+        &db,
+        &["--service", "shop/shop-api-express4", "--format", "json"],
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!v["endpoints"].as_array().unwrap().is_empty());
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
@@ -615,11 +606,7 @@ ready_file = "ready.json"
     }
     assert!(dir.path().join("inventory.db").exists());
 
-    let bad = run(shadowscan()
-        .args(["--log", "a=b=c["])
-        .arg("inventory")
-        .arg("--db")
-        .arg(dir.path().join("inventory.db")));
+    let bad = inventory(&dir.path().join("inventory.db"), &["--log", "a=b=c["]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
         stderr(&bad).contains("log filter `a=b=c[`"),
@@ -647,18 +634,14 @@ fn what_the_endpoint_cap_kept_out_is_said_by_ingest_and_inventory() {
         "{}",
         stderr(&out)
     );
-    let table = run(shadowscan().arg("inventory").arg("--db").arg(&db));
+    let table = inventory(&db, &[]);
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(text.contains("2 endpoints in 1 service"), "{text}");
     assert!(
         text.contains("of capped services were counted, not inventoried: shop/shop-api-express4"),
         "{text}"
     );
-    let json = run(shadowscan()
-        .arg("inventory")
-        .arg("--db")
-        .arg(&db)
-        .args(["--format", "json"]));
+    let json = inventory(&db, &["--format", "json"]);
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     let kept_out: u64 = v["overflow"]
         .as_array()
@@ -672,42 +655,23 @@ fn what_the_endpoint_cap_kept_out_is_said_by_ingest_and_inventory() {
 #[test]
 fn serve_keeps_running_and_stops_cleanly_when_nobody_reads_its_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("inventory.db");
-    let ready = dir.path().join("ready.json");
-    let mut child = shadowscan()
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--db")
-        .arg(&db)
-        .arg("--ready-file")
-        .arg(&ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = Server::start(&dir.path().join("inventory.db"));
     // The log reader goes away (a supervisor's pipe closing): every later log line fails.
-    drop(child.stderr.take());
-    let v = wait_for_file(&ready, "serve");
+    drop(server.child.stderr.take());
     // Still serving, and logging on.
-    assert!(http_get(v["admin"].as_str().unwrap(), "/healthz").starts_with("ok"));
+    assert!(http_get(&server.admin, "/healthz").starts_with("ok"));
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("serve did not stop after SIGTERM with its stderr closed");
-        }
+        // Dropping the server on this panic kills it.
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop after SIGTERM with its stderr closed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");

@@ -10,7 +10,7 @@ use shadowscan::inventory::{Exposure, Graph};
 use shadowscan::model::{
     AuthEvidence, EndpointKey, EndpointStats, Method, PathTemplate, TemplateSource,
 };
-use shadowscan::pipeline::{FileIngest, Pipeline, PipelineConfig};
+use shadowscan::pipeline::{FileIngest, Pipeline, PipelineConfig, Writer};
 use shadowscan::store::{Query, Store};
 
 fn now_nanos() -> u64 {
@@ -325,13 +325,18 @@ fn a_restart_continues_the_inventory() {
     assert_eq!(store.stats().unwrap().endpoints, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_path_acknowledges_stored_exports() {
+/// The daemon's pipeline on an in-memory store, committing every 10 ms.
+fn start_daemon() -> (Pipeline, Writer) {
     let cfg = PipelineConfig {
         flush_interval: Duration::from_millis(10),
         ..Default::default()
     };
-    let (sink, writer) = Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap();
+    Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_path_acknowledges_stored_exports() {
+    let (sink, writer) = start_daemon();
     for p in all_payloads() {
         let accepted = sink
             .export(Payload {
@@ -364,11 +369,7 @@ async fn the_daemon_path_acknowledges_stored_exports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_span_with_an_unusable_id_is_refused_alone_as_partial_success() {
-    let cfg = PipelineConfig {
-        flush_interval: Duration::from_millis(10),
-        ..Default::default()
-    };
-    let (sink, writer) = Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap();
+    let (sink, writer) = start_daemon();
     // One span with an id that is not hex: it alone is refused, and the exporter is told
     // (partial success), instead of a 400 that would lose the good span with it.
     let internal = |trace: &str, id: &str| span(trace, id, "", "cache lookup", 1, vec![]);

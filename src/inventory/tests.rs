@@ -37,6 +37,16 @@ fn obs(
     }
 }
 
+/// An endpoint the store already holds, named by its route.
+fn seed_route(inv: &mut Inventory, service: &str, method: Method, template: &str) {
+    inv.seed(
+        service,
+        method,
+        PathTemplate::parse(template),
+        TemplateSource::Route,
+    );
+}
+
 fn batch(observations: Vec<Observation>) -> NormalizedBatch {
     let spans = observations.len() as u64;
     NormalizedBatch {
@@ -353,12 +363,7 @@ fn cardinality_cap_counts_overflow_instead_of_growing() {
         ..Default::default()
     };
     let mut inv = Inventory::new(cfg.clone());
-    inv.seed(
-        "scanned",
-        Method::Get,
-        PathTemplate::parse("/health"),
-        TemplateSource::Route,
-    );
+    seed_route(&mut inv, "scanned", Method::Get, "/health");
     let t = Instant::now();
     // A client requesting random paths that inference could not group.
     let random: Vec<Observation> = (0..50)
@@ -515,24 +520,9 @@ fn inventing_service_names_is_capped_too() {
     };
     let mut inv = Inventory::new(cfg.clone());
     // Stored services are known whatever the cap.
-    inv.seed(
-        "stored-a",
-        Method::Get,
-        PathTemplate::parse("/a"),
-        TemplateSource::Route,
-    );
-    inv.seed(
-        "stored-b",
-        Method::Get,
-        PathTemplate::parse("/b"),
-        TemplateSource::Route,
-    );
-    inv.seed(
-        "stored-c",
-        Method::Get,
-        PathTemplate::parse("/c"),
-        TemplateSource::Route,
-    );
+    seed_route(&mut inv, "stored-a", Method::Get, "/a");
+    seed_route(&mut inv, "stored-b", Method::Get, "/b");
+    seed_route(&mut inv, "stored-c", Method::Get, "/c");
     let spam: Vec<Observation> = (0..20)
         .map(|i| {
             let mut o = obs(&format!("svc-{i}"), Method::Get, "/x", "/x", 200);
@@ -667,12 +657,7 @@ fn refusals_no_route_claimed_are_probes_in_a_service_that_names_routes() {
 fn a_route_in_the_span_tree_or_one_good_answer_keeps_a_request_an_endpoint() {
     let cfg = InventoryConfig::default();
     let mut inv = Inventory::new(cfg.clone());
-    inv.seed(
-        "shop",
-        Method::Get,
-        PathTemplate::parse("/healthz"),
-        TemplateSource::Route,
-    );
+    seed_route(&mut inv, "shop", Method::Get, "/healthz");
     // Express reports the router's mount path for a refused `/admin/stats`: a route was
     // named, so it is the endpoint it looks like, not a probe.
     let mut mounted = unrouted("shop", Method::Get, "/admin/stats", 403, 1);
@@ -693,12 +678,7 @@ fn a_route_in_the_span_tree_or_one_good_answer_keeps_a_request_an_endpoint() {
 fn routes_known_from_the_store_claim_refusals_after_a_restart() {
     let cfg = InventoryConfig::default();
     let mut inv = Inventory::new(cfg.clone());
-    inv.seed(
-        "shop",
-        Method::Get,
-        PathTemplate::parse("/users/{id}"),
-        TemplateSource::Route,
-    );
+    seed_route(&mut inv, "shop", Method::Get, "/users/{id}");
     // Inferred rows in the store say nothing about the service's routes.
     inv.seed(
         "other",
@@ -735,12 +715,7 @@ fn what_a_route_covers_is_read_leniently() {
         (Method::Get, "/Users/{id}"),
         (Method::Post, "/login"),
     ] {
-        inv.seed(
-            "shop",
-            method,
-            PathTemplate::parse(route),
-            TemplateSource::Route,
-        );
+        seed_route(&mut inv, "shop", method, route);
     }
     let kept = batch(vec![
         // A trailing parameter may have spanned several segments (`/files/*`)...
