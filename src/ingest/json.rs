@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::model::{hex_val, AttrKey, AttrKeys, AttrValue, ResourceView, SpanKind, SpanView};
 
-use super::{DecodeError, DecodeStats};
+use super::{set_ids, DecodeError, DecodeStats};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -361,25 +361,15 @@ where
         for (c, ss) in rs.scope_spans.into_iter().flatten().enumerate() {
             for (k, span) in ss.spans.into_iter().flatten().enumerate() {
                 view.clear();
-                let ids = span.trace_id.get("traceId").and_then(|t| {
-                    Ok((
-                        t,
-                        span.span_id.get("spanId")?,
-                        span.parent_span_id.get("parentSpanId")?,
-                    ))
-                });
-                match ids {
-                    Ok((t, s, p)) => {
-                        view.trace_id = t;
-                        view.span_id = s;
-                        view.parent_span_id = p;
-                    }
-                    Err(why) => {
-                        stats.reject(|| {
-                            format!("resourceSpans[{r}].scopeSpans[{c}].spans[{k}]: {why}")
-                        });
-                        continue;
-                    }
+                if let Err(why) = set_ids(
+                    &mut view,
+                    span.trace_id.get("traceId"),
+                    span.span_id.get("spanId"),
+                    span.parent_span_id.get("parentSpanId"),
+                ) {
+                    stats
+                        .reject(|| format!("resourceSpans[{r}].scopeSpans[{c}].spans[{k}]: {why}"));
+                    continue;
                 }
                 view.name = span.name.map(|s| s.0).unwrap_or_default();
                 view.kind = span.kind.0;

@@ -140,6 +140,19 @@ impl Refusal {
     }
 }
 
+/// Sets a span view's three ids; the first unusable one is why the span is rejected.
+fn set_ids<E>(
+    view: &mut SpanView<'_>,
+    trace: Result<[u8; 16], E>,
+    span: Result<[u8; 8], E>,
+    parent: Result<[u8; 8], E>,
+) -> Result<(), E> {
+    view.trace_id = trace?;
+    view.span_id = span?;
+    view.parent_span_id = parent?;
+    Ok(())
+}
+
 /// Counts from decoding one payload.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DecodeStats {

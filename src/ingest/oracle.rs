@@ -11,7 +11,7 @@ use prost::Message;
 
 use crate::model::{AttrKey, AttrKeys, AttrValue, ResourceView, SpanKind, SpanView};
 
-use super::{DecodeError, DecodeStats, WireProblem};
+use super::{set_ids, DecodeError, DecodeStats, WireProblem};
 
 /// Decodes a protobuf `ExportTraceServiceRequest` with prost and reports spans as
 /// [`super::decode`] does. Errors carry prost's description (it gives no offset); id length
@@ -47,23 +47,14 @@ where
         for ss in &rs.scope_spans {
             for span in &ss.spans {
                 view.clear();
-                let ids = id(&span.trace_id, "Span.trace_id").and_then(|t| {
-                    Ok((
-                        t,
-                        id(&span.span_id, "Span.span_id")?,
-                        id(&span.parent_span_id, "Span.parent_span_id")?,
-                    ))
-                });
-                match ids {
-                    Ok((t, s, p)) => {
-                        view.trace_id = t;
-                        view.span_id = s;
-                        view.parent_span_id = p;
-                    }
-                    Err(e) => {
-                        stats.reject(|| e.to_string());
-                        continue;
-                    }
+                if let Err(e) = set_ids(
+                    &mut view,
+                    id(&span.trace_id, "Span.trace_id"),
+                    id(&span.span_id, "Span.span_id"),
+                    id(&span.parent_span_id, "Span.parent_span_id"),
+                ) {
+                    stats.reject(|| e.to_string());
+                    continue;
                 }
                 view.name = Cow::Borrowed(&span.name);
                 view.kind = SpanKind::from_i32(span.kind);
