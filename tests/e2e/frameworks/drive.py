@@ -187,11 +187,17 @@ def status_ok(expect: str, status: int) -> bool:
     return status == int(expect)
 
 
-def send_all(reqs: list[dict], base: str, timeout: float = 10.0) -> None:
-    """Sends the planned requests in order, recording `status` (or `error`) on each."""
+def send_all(reqs: list[dict], base: str, timeout: float = 10.0, deadline: float = 120.0) -> None:
+    """Sends the planned requests in order, recording `status` (or `error`) on each. Each request
+    waits at most `timeout` seconds, the whole run at most `deadline`: what is left is an error."""
     u = urlsplit(base)
     conn = None
+    give_up = time.monotonic() + deadline
     for req in reqs:
+        if time.monotonic() > give_up:
+            req["status"] = None
+            req["error"] = f"not sent: the run took over {deadline:.0f} s"
+            continue
         headers = {"User-Agent": "shadowscan-matrix-driver/1", "Accept": "application/json"}
         if req["token"]:
             headers["Authorization"] = req["token"]

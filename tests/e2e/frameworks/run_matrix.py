@@ -480,6 +480,11 @@ def print_result(r: dict, verbose: bool) -> None:
                     print(f"      ... {len(items) - 12} more (-v)")
 
 
+def on_sigterm(signum, frame):
+    # A CI timeout's SIGTERM unwinds like Ctrl-C, so `finally` stops every process started here.
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="run only this app (repeatable)")
@@ -492,6 +497,8 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep each run's temporary directory (db, spec, logs)")
     p.add_argument("-v", "--verbose", action="store_true", help="list every finding behind the scores")
     a = p.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     binary = os.path.abspath(a.shadowscan)
     if not os.access(binary, os.X_OK):

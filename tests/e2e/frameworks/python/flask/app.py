@@ -259,6 +259,9 @@ def main() -> None:
 
     from matrix_tracing import Terminated, exit_on_sigterm, port, setup_tracing
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log
     provider = setup_tracing()
     FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
     server = make_server("127.0.0.1", port(), app, threaded=True)
