@@ -188,6 +188,17 @@ class Driver(unittest.TestCase):
         self.assertIn("carol.w", values.pools["username"])
         self.assertIn("spring-sale-2026", values.pools["slug"])
 
+    def test_not_found_routes_get_routed_404s_with_missing_ids(self):
+        m = json.loads(json.dumps(MANIFEST))
+        m["routes"].append({"method": "GET", "route": "/api/products/{id}", "documented": True,
+                            "auth": "none", "params": {"id": "int"}, "not_found": True})
+        reqs = [q for q in drive.plan(m) if q["route"] == "/api/products/{id}"]
+        missing = [q for q in reqs if q["expect"] == "404"]
+        self.assertEqual(len(missing), drive.NOT_FOUND_N)
+        self.assertTrue(all(q["category"] == "route" for q in missing))
+        self.assertTrue(all(int(q["path"].rsplit("/", 1)[1]) >= 100000 for q in missing))
+        self.assertTrue(all(int(q["path"].rsplit("/", 1)[1]) < 100000 for q in reqs if q["expect"] == "2xx"))
+
     def test_params_must_name_the_templates_parameters(self):
         bad = json.loads(json.dumps(MANIFEST))
         bad["routes"][1]["params"] = {"user": "username"}

@@ -71,6 +71,7 @@ SECURED_OK_N = 9
 SECURED_NOTOKEN_N = 3
 HIDDEN_N = 8
 DISALLOWED_N = 4
+NOT_FOUND_N = 3
 
 
 class ManifestError(Exception):
@@ -84,6 +85,8 @@ class Values:
         self.rng = rng
         self.pools = {
             "int": [str(n) for n in rng.sample(range(1, 99999), 64)],
+            # Ids no object has: routes with "not_found": true answer 404 for them.
+            "missing_int": [str(n) for n in rng.sample(range(100000, 999999), 16)],
             "uuid": [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(64)],
             "username": list(USERNAMES),
             "slug": list(SLUGS),
@@ -135,6 +138,8 @@ def plan(manifest: dict, seed: int = 1) -> list[dict]:
         method, route = r["method"].upper(), r["route"]
         kinds = r.get("params", {})
         names = PARAM_RE.findall(route)
+        if r.get("not_found") and "int" not in kinds.values():
+            raise ManifestError(f"{method} {route}: not_found needs an int parameter (ids >= 100000 are missing)")
         if sorted(names) != sorted(kinds):
             raise ManifestError(f"{method} {route}: params {sorted(kinds)} do not name the "
                                 f"template's parameters {sorted(names)}")
@@ -160,6 +165,12 @@ def plan(manifest: dict, seed: int = 1) -> list[dict]:
                 add(method, path_for(), category="route", expect="2xx", route=route, body=body)
         else:
             raise ManifestError(f"{method} {route}: auth must be 'required' or 'none'")
+        if r.get("not_found"):
+            # The view's own 404 for an object that does not exist: a routed answer, not a probe.
+            missing = {k: ("missing_int" if v == "int" else v) for k, v in kinds.items()}
+            for k in range(NOT_FOUND_N):
+                add(method, fill(route, missing, values, k), category="route", expect="404",
+                    route=route, token=VALID_TOKEN if r["auth"] == "required" else None, body=body)
 
     for i, d in enumerate(manifest.get("disallowed", [])):
         method = d["method"].upper()

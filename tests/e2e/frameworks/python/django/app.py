@@ -54,12 +54,14 @@ from django.urls import include, path, re_path  # noqa: E402
 from drf_spectacular.types import OpenApiTypes  # noqa: E402
 from drf_spectacular.utils import extend_schema  # noqa: E402
 from rest_framework import permissions, status, viewsets  # noqa: E402
+from rest_framework.exceptions import NotFound  # noqa: E402
 from rest_framework.decorators import action, api_view, permission_classes  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.routers import DefaultRouter  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 import bearer_auth  # noqa: E402,F401  (registers the drf-spectacular scheme)
+from matrix_tracing import MISSING_IDS  # noqa: E402
 
 
 class ReportAccess(permissions.BasePermission):
@@ -89,6 +91,8 @@ class ProductViewSet(viewsets.ViewSet):
 
     @OBJ
     def retrieve(self, request, pk=None):
+        if not pk.isdigit() or int(pk) >= MISSING_IDS:
+            raise NotFound("no such product")
         return Response({"id": pk})
 
     @OBJ
@@ -163,6 +167,8 @@ class UserViewSet(viewsets.ViewSet):
 @OBJ
 @api_view(["GET"])
 def user_order(request, username, id):
+    if id >= MISSING_IDS:
+        raise NotFound("no such order")
     return Response({"username": username, "order": id})
 
 

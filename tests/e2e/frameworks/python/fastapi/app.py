@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException  # noqa: E402
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from matrix_tracing import token_is_valid  # noqa: E402
+from matrix_tracing import MISSING_IDS, token_is_valid  # noqa: E402
 
 app = FastAPI(title="Matrix shop (FastAPI)", version="1.0.0")
 
@@ -77,6 +77,8 @@ def list_products():
 
 @app.get("/api/products/{product_id}")
 def get_product(product_id: int):
+    if product_id >= MISSING_IDS:
+        raise HTTPException(status_code=404, detail="no such product")
     return {"id": product_id, "name": f"product {product_id}"}
 
 
@@ -133,6 +135,8 @@ def user_orders(username: str, user: str = Depends(current_user)):
 
 @app.get("/api/users/{username}/orders/{order_id}")
 def user_order(username: str, order_id: int, user: str = Depends(current_user)):
+    if order_id >= MISSING_IDS:
+        raise HTTPException(status_code=404, detail="no such order")
     return {"username": username, "order": order_id}
 
 

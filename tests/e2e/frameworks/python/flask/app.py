@@ -23,10 +23,10 @@ from functools import wraps
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from flask import Blueprint as FlaskBlueprint  # noqa: E402
-from flask import Flask, jsonify, request  # noqa: E402
+from flask import Flask, abort, jsonify, request  # noqa: E402
 from flask_smorest import Api, Blueprint  # noqa: E402
 
-from matrix_tracing import token_is_valid  # noqa: E402
+from matrix_tracing import MISSING_IDS, token_is_valid  # noqa: E402
 
 app = Flask(__name__)
 app.config.update(
@@ -73,6 +73,8 @@ def list_products():
 @shop.route("/products/<int:product_id>", methods=["GET"])
 @shop.response(200)
 def get_product(product_id):
+    if product_id >= MISSING_IDS:
+        abort(404)
     return {"id": product_id}
 
 
@@ -156,6 +158,8 @@ def user_orders(username):
 @shop.response(200)
 @require_bearer
 def user_order(username, order_id):
+    if order_id >= MISSING_IDS:
+        abort(404)
     return {"username": username, "order": order_id}
 
 
