@@ -98,8 +98,9 @@ def template_regex(template: str) -> re.Pattern:
 
 
 # --- spec ---------------------------------------------------------------------------------
-def spec_operations(spec: dict) -> dict[tuple[str, str], str]:
-    """(METHOD, normalised full path) → required | optional | public | unspecified."""
+def spec_operations(spec: dict) -> tuple[dict[tuple[str, str], str], str]:
+    """(METHOD, normalised full path) → required | optional | public | unspecified, and the base
+    path (Swagger `basePath`, or the path of the first OpenAPI server URL)."""
     base = ""
     if "swagger" in spec:
         base = spec.get("basePath", "") or ""
@@ -192,8 +193,7 @@ def cli(binary: str, args: list[str], cwd: str) -> dict:
 
 
 # --- one app × mode -------------------------------------------------------------------------
-def run_one(app_dir: str, manifest: dict, mode: str, binary: str, python: str, keep: bool,
-            verbose: bool) -> dict:
+def run_one(app_dir: str, manifest: dict, mode: str, binary: str, python: str, keep: bool) -> dict:
     name = manifest["name"]
     tmp = tempfile.mkdtemp(prefix=f"shadowscan-matrix-{name}-{mode}-")
     serve = app = None
@@ -296,7 +296,8 @@ def run_one(app_dir: str, manifest: dict, mode: str, binary: str, python: str, k
     except (RunError, subprocess.TimeoutExpired, OSError, ValueError, KeyError, drive.ManifestError) as e:
         return {"app": name, "mode": mode, "error": f"{type(e).__name__}: {e}",
                 "app_log": tail(logs["app"], 30), "serve_log": tail(logs["serve"], 10),
-                "seconds": round(time.monotonic() - t0, 1), "passed": False}
+                "seconds": round(time.monotonic() - t0, 1), "passed": False,
+                **({"tmp": tmp} if keep else {})}
     finally:
         stop(app, 5)
         stop(serve, 5)
@@ -457,6 +458,12 @@ def find_apps(only: list[str]) -> list[tuple[str, dict]]:
 
 
 def print_result(r: dict, verbose: bool) -> None:
+    print_row(r, verbose)
+    if r.get("tmp"):
+        print(f"    kept: {r['tmp']}")
+
+
+def print_row(r: dict, verbose: bool) -> None:
     if "error" in r:
         print(f"{r['app']:<14} {r['mode']:<8} ERROR {r['error']}")
         if r.get("app_log"):
@@ -516,7 +523,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     for app_dir, manifest in apps:
         for mode in modes:
-            r = run_one(app_dir, manifest, mode, binary, python, a.keep, a.verbose)
+            r = run_one(app_dir, manifest, mode, binary, python, a.keep)
             print_result(r, a.verbose)
             sys.stdout.flush()
             results.append(r)

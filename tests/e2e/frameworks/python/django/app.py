@@ -281,7 +281,8 @@ def main() -> None:
     if len(sys.argv) != 1:
         raise SystemExit(__doc__)
 
-    from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
+    from django.core.servers.basehttp import WSGIServer, run
+    from django.core.wsgi import get_wsgi_application
     from opentelemetry.instrumentation.django import DjangoInstrumentor
 
     from matrix_tracing import Terminated, exit_on_sigterm, port, setup_tracing
@@ -289,11 +290,7 @@ def main() -> None:
     provider = setup_tracing()
     # Before the WSGI handler loads MIDDLEWARE: the instrumentor inserts its middleware there.
     DjangoInstrumentor().instrument(tracer_provider=provider)
-    handler = get_internal_wsgi_application() if getattr(settings, "WSGI_APPLICATION", None) else None
-    if handler is None:
-        from django.core.wsgi import get_wsgi_application
-
-        handler = get_wsgi_application()
+    handler = get_wsgi_application()
     exit_on_sigterm()
     try:
         run("127.0.0.1", port(), handler, threading=True, server_cls=WSGIServer)
