@@ -801,7 +801,7 @@ fn obs_text(o: &Obs<'_>) -> String {
     match o {
         Obs::Lit(l) => (*l).to_owned(),
         Obs::Param(n) => format!("{{{n}}}"),
-        Obs::Mixed(m) => m.replace("{}", "{param}"),
+        Obs::Mixed(_, raw) => (*raw).to_owned(),
     }
 }
 
