@@ -264,13 +264,32 @@ fn inventory_report_graph_admin_and_diff_show_the_same_endpoints() {
         .arg(&db)
         .args(["--format", "json"])));
     assert_eq!(inventory_set(&configured), want, "inventory with [[specs]]");
-    let live = admin_inventory(&db, &config);
+    let (live, remote) = admin_inventory_and_remote_diff(&db, &config);
     assert_eq!(
         inventory_set(&live),
         want,
         "/api/v1/inventory with [[specs]]"
     );
     assert_eq!(live["endpoints"], configured["endpoints"]);
+    // `diff --server` compares the stored rows, as `diff --db` does, not the view: the
+    // same findings, naming the same observed templates.
+    let findings = |d: &Value| -> Vec<(Value, Value, Value, Value, Value)> {
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].clone(),
+                    f["method"].clone(),
+                    f["path"].clone(),
+                    f["requests"].clone(),
+                    f["observed"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(findings(&remote), findings(&diff), "diff --server");
 
     // `--raw` is still the stored rows.
     let raw = json_of(&run(shadowscan()
@@ -354,8 +373,9 @@ fn legend_count(html: &str, text: &str) -> u64 {
     rest[..rest.find(')').unwrap()].parse().unwrap()
 }
 
-/// `GET /api/v1/inventory` of a `serve` started with `config`, on loopback ports.
-fn admin_inventory(db: &Path, config: &Path) -> Value {
+/// `GET /api/v1/inventory` of a `serve` started with `config`, on loopback ports, and
+/// `diff --server` against it.
+fn admin_inventory_and_remote_diff(db: &Path, config: &Path) -> (Value, Value) {
     let ready = db.with_extension("ready.json");
     let mut child = shadowscan()
         .arg("--config")
@@ -392,10 +412,19 @@ fn admin_inventory(db: &Path, config: &Path) -> Value {
         std::thread::sleep(Duration::from_millis(25));
     };
     let body = http_get(&addr, "/api/v1/inventory");
+    let remote = shadowscan()
+        .arg("diff")
+        .arg(spec_file())
+        .args(["--server", &format!("http://{addr}"), "--format", "json"])
+        .output()
+        .expect("run diff --server");
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    let live = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let remote = serde_json::from_slice(&remote.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&remote.stderr)));
+    (live, remote)
 }
 
 fn http_get(addr: &str, path: &str) -> String {
