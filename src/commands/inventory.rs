@@ -64,19 +64,25 @@ pub fn bindings(
     service: Option<&str>,
     endpoints: &[EndpointStats],
 ) -> anyhow::Result<Vec<SpecBinding>> {
-    let mapped = specs.iter().all(|(m, _)| m.is_some());
-    let specs: Vec<(Option<String>, Spec)> = specs
-        .iter()
-        .filter(|(m, _)| match (m, service) {
-            (Some(m), Some(s)) => m == s,
-            _ => true,
-        })
-        .cloned()
-        .collect();
+    // The mapping says which service each spec describes: nothing to guess, and a mapped
+    // service without traffic in this window is simply absent from the view (no warning
+    // on every admin API request).
+    if !specs.is_empty() && specs.iter().all(|(m, _)| m.is_some()) {
+        return Ok(specs
+            .iter()
+            .filter_map(|(m, spec)| {
+                let m = m.as_deref()?;
+                service.is_none_or(|s| s == m).then(|| SpecBinding {
+                    service: m.to_owned(),
+                    spec: spec.clone(),
+                })
+            })
+            .collect());
+    }
     if specs.is_empty() {
         return Ok(Vec::new());
     }
-    super::diff::bind_services(specs, service.filter(|_| !mapped), endpoints)
+    super::diff::bind_services(specs.to_vec(), service, endpoints)
 }
 
 /// Services are named `namespace/name` when the resource has a `service.namespace`; asking
