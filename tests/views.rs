@@ -113,9 +113,37 @@ fn traffic(dir: &Path) -> PathBuf {
     for hash in ["3f9a1c2e", "fbacdeab", "0c3d2e1f", "12345678"] {
         add("GET", &format!("/static/app.{hash}.js"), 200, None, 7);
     }
+    // A traced caller: the web front end's client span is the parent of one book request.
+    let trace = format!("{:032x}", 0xca11u32);
+    let client = json!({
+        "traceId": trace, "spanId": "00000000000ca11e", "name": "GET", "kind": 3,
+        "startTimeUnixNano": now_ns.to_string(),
+        "endTimeUnixNano": (now_ns + 9_000_000).to_string(),
+        "attributes": [
+            attr("http.request.method", s("GET")),
+            attr("url.full", s("http://vampi:5000/books/v1/cedar")),
+            attr("server.address", s("vampi")),
+            attr("http.response.status_code", json!({"intValue": "200"})),
+        ],
+    });
+    spans.push(json!({
+        "traceId": trace, "spanId": "00000000000ca11d", "parentSpanId": "00000000000ca11e",
+        "name": "GET", "kind": 2,
+        "startTimeUnixNano": (now_ns + 1_000_000).to_string(),
+        "endTimeUnixNano": (now_ns + 8_000_000).to_string(),
+        "attributes": [
+            attr("http.request.method", s("GET")),
+            attr("url.path", s("/books/v1/cedar")),
+            attr("http.response.status_code", json!({"intValue": "200"})),
+            attr("enduser.id", s("u1")),
+        ],
+    }));
     let req = json!({"resourceSpans": [{
         "resource": {"attributes": [attr("service.name", s("vampi"))]},
         "scopeSpans": [{"scope": {"name": "@opentelemetry/instrumentation-http"}, "spans": spans}],
+    }, {
+        "resource": {"attributes": [attr("service.name", s("vampi-web"))]},
+        "scopeSpans": [{"scope": {"name": "@opentelemetry/instrumentation-undici"}, "spans": [client]}],
     }]});
     let file = dir.join("vampi.jsonl");
     std::fs::write(&file, format!("{req}\n")).unwrap();
@@ -205,7 +233,10 @@ fn inventory_report_graph_admin_and_diff_show_the_same_endpoints() {
         .iter()
         .find(|e| e["method"] == "GET" && e["template"] == "/books/v1/{book_title}")
         .unwrap();
-    assert_eq!(book["requests"], 12, "six titles, two requests each");
+    assert_eq!(
+        book["requests"], 13,
+        "six titles, two requests each, one from the web app"
+    );
     assert!(
         book["explanation"]
             .as_str()
@@ -245,6 +276,23 @@ fn inventory_report_graph_admin_and_diff_show_the_same_endpoints() {
         .map(|n| pair(&n["method"], &n["template"]))
         .collect();
     assert_eq!(graph_set, want, "graph --spec: {graph}");
+    // The caller's edge follows its endpoint into the view.
+    let nodes = graph["nodes"].as_array().unwrap();
+    let id_of =
+        |pred: &dyn Fn(&Value) -> bool| nodes.iter().find(|n| pred(n)).unwrap()["id"].clone();
+    let web = id_of(&|n| n["type"] == "service" && n["name"] == "vampi-web");
+    let books = id_of(&|n| n["method"] == "GET" && n["template"] == "/books/v1/{book_title}");
+    assert!(
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "calls"
+                && e["from"] == web
+                && e["to"] == books
+                && e["calls"] == 1),
+        "{graph}"
+    );
 
     // The config's [[specs]] mapping: `inventory` without --spec, and serve's admin API.
     let config = dir.path().join("shadowscan.toml");
