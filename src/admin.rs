@@ -168,7 +168,8 @@ struct InventoryParams {
     service: Option<String>,
     /// A duration such as `7d`.
     since: Option<String>,
-    /// `true`: the rows as observed, unfolded (`inventory --raw`).
+    /// `true`: the rows as stored, neither folded nor mapped onto the specs' templates
+    /// (`inventory --raw`; what `diff --server` reads).
     #[serde(default)]
     raw: bool,
 }
@@ -187,26 +188,29 @@ async fn inventory(
         since,
         until: None,
     };
-    // The same view as `shadowscan inventory`: learned parameters folded, templates explained.
+    // The same view as `shadowscan inventory`: under the config's specs' templates when it
+    // maps any, learned parameters folded, templates explained.
     let rules = state.rules.clone();
+    let specs = state.specs.clone();
     let raw = params.raw;
     let read = state.read(move |s| {
         let endpoints = s.endpoints(&q)?;
         let overflow = s.overflow(&q)?;
         let endpoints = if raw {
-            endpoints
+            Ok(endpoints)
         } else {
-            let normalizer = crate::normalize::Normalizer::new((*rules).clone());
-            crate::inventory::learned::fold(endpoints, &normalizer)
+            crate::commands::inventory::view(endpoints, &specs, q.service.as_deref(), &rules)
+                .map(|v| v.endpoints)
         };
         Ok((endpoints, overflow))
     });
     match read.await {
-        Ok((endpoints, overflow)) => (
+        Ok((Ok(endpoints), overflow)) => (
             [(header::CONTENT_TYPE, "application/json")],
             crate::output::inventory::render_json(&endpoints, &overflow),
         )
             .into_response(),
+        Ok((Err(e), _)) => (StatusCode::BAD_REQUEST, format!("{e:#}\n")).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "inventory read failed");
             (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()

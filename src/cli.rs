@@ -100,6 +100,13 @@ pub struct GraphArgs {
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+    /// Only this service's endpoints and their callers.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// OpenAPI documents: endpoint nodes under their documented templates, as `diff` maps
+    /// them (default: the config's `[[specs]]`).
+    #[arg(long = "spec", value_name = "SPEC")]
+    pub specs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -168,9 +175,14 @@ pub struct InventoryArgs {
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
     /// Show endpoints as observed, without folding many distinct literal values into one
-    /// learned parameter (`/users/octocat`, `/users/torvalds` → `/users/{param}`).
+    /// learned parameter (`/users/octocat`, `/users/torvalds` → `/users/{param}`) and
+    /// without mapping them onto the specs' templates.
     #[arg(long)]
     pub raw: bool,
+    /// OpenAPI documents: show observed paths under their documented templates, and
+    /// undocumented ones grouped as `diff` groups them (default: the config's `[[specs]]`).
+    #[arg(long = "spec", value_name = "SPEC", conflicts_with = "raw")]
+    pub specs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

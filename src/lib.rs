@@ -20,6 +20,9 @@
 //! - [`spec`]: OpenAPI 2.0/3.0/3.1 → documented operations. Owns the YAML parser.
 //! - [`diff`]: inventory × specs → findings. Pure.
 //! - [`output`]: findings and inventories rendered as text, JSON, SARIF, JUnit, Markdown.
+//! - [`view`]: the endpoints as every command shows them: with specs bound, under the
+//!   documented templates and shadow groupings `diff` chose; otherwise folded by learned
+//!   parameters.
 //! - [`report`]: the weekly inventory report (risk ranking, drift between two windows, the
 //!   API-surface map) as self-contained HTML, Markdown or JSON. Pure.
 //! - [`admin`]: `serve`'s admin endpoint (health, Prometheus metrics, inventory API).
@@ -40,3 +43,4 @@ pub mod pipeline;
 pub mod report;
 pub mod spec;
 pub mod store;
+pub mod view;

@@ -3,8 +3,12 @@
 use super::ExitStatus;
 use crate::cli::{InventoryArgs, InventoryFormat};
 use crate::config::Config;
+use crate::diff::SpecBinding;
+use crate::model::EndpointStats;
 use crate::output::inventory;
+use crate::spec::Spec;
 use crate::store::{Query, Store};
+use crate::view::View;
 
 pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let db = config.db(args.db.db.as_deref());
@@ -21,8 +25,14 @@ pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         }
     }
     if !args.raw {
-        let normalizer = crate::normalize::Normalizer::new(config.normalize.clone());
-        endpoints = crate::inventory::learned::fold(endpoints, &normalizer);
+        let specs = super::diff::load_specs(&args.specs, config)?;
+        endpoints = view(
+            endpoints,
+            &specs,
+            query.service.as_deref(),
+            &config.normalize,
+        )?
+        .endpoints;
     }
     let overflow = store.overflow(&query)?;
     let text = match args.format {
@@ -31,6 +41,48 @@ pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     };
     super::print(&text)?;
     Ok(ExitStatus::Success)
+}
+
+/// The view every command shows ([`crate::view`]) of stored `endpoints`, with `specs`
+/// bound as [`bindings`] binds them.
+pub fn view(
+    endpoints: Vec<EndpointStats>,
+    specs: &[(Option<String>, Spec)],
+    service: Option<&str>,
+    rules: &crate::normalize::Rules,
+) -> anyhow::Result<View> {
+    let bindings = bindings(specs, service, &endpoints)?;
+    let normalizer = crate::normalize::Normalizer::new(rules.clone());
+    Ok(crate::view::build(endpoints, &bindings, &normalizer))
+}
+
+/// Ties specs to services for a view of the inventory: the config's `[[specs]]` mapping
+/// as written (only the mapped service's specs when one service is asked for), specs
+/// named on the command line to `service` or the one service in the traffic.
+pub fn bindings(
+    specs: &[(Option<String>, Spec)],
+    service: Option<&str>,
+    endpoints: &[EndpointStats],
+) -> anyhow::Result<Vec<SpecBinding>> {
+    // The mapping says which service each spec describes: nothing to guess, and a mapped
+    // service without traffic in this window is simply absent from the view (no warning
+    // on every admin API request).
+    if !specs.is_empty() && specs.iter().all(|(m, _)| m.is_some()) {
+        return Ok(specs
+            .iter()
+            .filter_map(|(m, spec)| {
+                let m = m.as_deref()?;
+                service.is_none_or(|s| s == m).then(|| SpecBinding {
+                    service: m.to_owned(),
+                    spec: spec.clone(),
+                })
+            })
+            .collect());
+    }
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::diff::bind_services(specs.to_vec(), service, endpoints)
 }
 
 /// Services are named `namespace/name` when the resource has a `service.namespace`; asking

@@ -153,9 +153,10 @@ pub fn fetch_inventory(
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
-    let mut path = format!("{base}/api/v1/inventory");
+    // The stored rows: `diff` groups them itself, as it does reading a database.
+    let mut path = format!("{base}/api/v1/inventory?raw=true");
     if let Some(s) = since {
-        path.push_str(&format!("?since={}s", unix_now().saturating_sub(s).max(0)));
+        path.push_str(&format!("&since={}s", unix_now().saturating_sub(s).max(0)));
     }
     let mut conn = std::net::TcpStream::connect(authority)
         .with_context(|| format!("--server {url}: cannot connect to {authority}"))?;

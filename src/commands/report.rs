@@ -6,7 +6,6 @@ use anyhow::Context;
 use super::ExitStatus;
 use crate::cli::{ReportArgs, ReportFormatArg};
 use crate::config::Config;
-use crate::diff::{self, DiffOptions};
 use crate::report::{self, ReportFormat, ReportInput, Window};
 use crate::store::{Query, Store};
 
@@ -69,17 +68,19 @@ pub fn build(
     };
     let current = store.endpoints(&query(window))?;
     let previous = store.endpoints(&query(previous_window))?;
-    let findings = if specs.is_empty() {
-        None
-    } else {
-        let bindings = super::diff::bind_services(specs.to_vec(), service, &current)?;
-        Some(diff::diff(&current, &bindings, &DiffOptions::default()))
-    };
-    // Findings come from the observed rows (diff groups them with the spec as a prior);
-    // people read the rows folded by learned parameters.
+    // Both windows in the view `inventory` and `diff` show: endpoints under the templates
+    // the findings name, so the risk table, the map and the counts agree with `diff`, and
+    // drift compares like with like. The specs are bound once, by the current window.
+    let bindings = super::inventory::bindings(specs, service, &current)?;
     let normalizer = crate::normalize::Normalizer::new(rules.clone());
-    let current = crate::inventory::learned::fold(current, &normalizer);
-    let previous = crate::inventory::learned::fold(previous, &normalizer);
-    let input = ReportInput::new(now, window, current, previous, findings);
+    let current = crate::view::build(current, &bindings, &normalizer);
+    let previous = crate::view::build(previous, &bindings, &normalizer);
+    let input = ReportInput::new(
+        now,
+        window,
+        current.endpoints,
+        previous.endpoints,
+        current.diff,
+    );
     Ok(report::render(&input, format))
 }

@@ -14,8 +14,9 @@ pub(crate) enum Obs<'a> {
     Lit(&'a str),
     /// Its name, kept for display only: matching ignores it.
     Param(&'a str),
-    /// A mixed segment with its parameter names erased (`{}.{}`).
-    Mixed(String),
+    /// A mixed segment with its parameter names erased (`{}.{}`), and as observed (for
+    /// display: `{asset}.js` stays `{asset}.js`).
+    Mixed(String, &'a str),
 }
 
 pub(crate) fn observed_segments(t: &PathTemplate) -> Vec<Obs<'_>> {
@@ -23,7 +24,7 @@ pub(crate) fn observed_segments(t: &PathTemplate) -> Vec<Obs<'_>> {
         .map(|s| match s {
             Segment::Literal(l) => Obs::Lit(l),
             Segment::Param(n) => Obs::Param(n),
-            Segment::Mixed(m) => Obs::Mixed(erase_names(m)),
+            Segment::Mixed(m) => Obs::Mixed(erase_names(m), m),
         })
         .collect()
 }
@@ -91,7 +92,7 @@ impl MixedPat {
     fn fits(&self, o: &Obs<'_>) -> bool {
         match o {
             Obs::Lit(l) => self.matches(l),
-            Obs::Mixed(shape) => *shape == self.shape,
+            Obs::Mixed(shape, _) => *shape == self.shape,
             Obs::Param(_) => false,
         }
     }

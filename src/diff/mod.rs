@@ -429,14 +429,46 @@ struct ShadowCand<'e> {
     /// literal, or `None` when the observed segment was a parameter already.
     param_values: Vec<(usize, Option<String>)>,
     endpoint: &'e EndpointStats,
+    /// The endpoint's position in the input, for its [`Placement`].
+    index: usize,
+}
+
+/// Where the comparison put one observed endpoint: what every view shows it under
+/// ([`crate::view`]), so that no view can disagree with the findings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// No spec is bound to its service.
+    NotCompared,
+    /// Skipped: an inferred endpoint that only ever answered 404.
+    NotFoundOnly,
+    /// A documented operation: `specs[binding].spec.operations[op]`.
+    Documented { binding: usize, op: u32 },
+    /// Answered by the framework on a documented path (`OPTIONS` preflight): the path of
+    /// `specs[binding].spec.operations[op]`, with the observed method.
+    Implicit { binding: usize, op: u32 },
+    /// Undocumented, under the path of its shadow finding (grouped as the findings are).
+    Undocumented { path: PathTemplate },
 }
 
 /// Compares observed endpoints with the specs bound to their services.
 pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptions) -> DiffReport {
+    diff_placed(endpoints, specs, opts).0
+}
+
+/// [`diff`], and where it put each endpoint of `endpoints` (same order).
+pub fn diff_placed(
+    endpoints: &[EndpointStats],
+    specs: &[SpecBinding],
+    opts: &DiffOptions,
+) -> (DiffReport, Vec<Placement>) {
+    let mut placements = vec![Placement::NotCompared; endpoints.len()];
     let routers: Vec<Router> = specs.iter().map(|b| Router::new(&b.spec)).collect();
-    let mut by_service: BTreeMap<&str, Vec<&EndpointStats>> = BTreeMap::new();
-    for e in endpoints {
-        by_service.entry(e.service.as_str()).or_default().push(e);
+    let mut by_service: BTreeMap<&str, Vec<(usize, &EndpointStats)>> = BTreeMap::new();
+    for (i, e) in endpoints.iter().enumerate() {
+        by_service
+            .entry(e.service.as_str())
+            .or_default()
+            .push((i, e));
     }
     let mut report = DiffReport::default();
     let mut documented: HashMap<(usize, u32), Agg> = HashMap::new();
@@ -444,7 +476,7 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     let mut findings = Vec::new();
 
     for (service, eps) in &by_service {
-        let known = eps.iter().any(|e| !e.evidence.is_empty());
+        let known = eps.iter().any(|(_, e)| !e.evidence.is_empty());
         auth_known.insert(service, known);
         let bindings: Vec<usize> = (0..specs.len())
             .filter(|&i| specs[i].service == *service)
@@ -463,21 +495,27 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                 .push((*service).to_owned());
         }
         let mut cands: Vec<ShadowCand<'_>> = Vec::new();
-        for &e in eps {
+        for &(index, e) in eps {
             if opts.ignore_not_found_only
                 && e.source == TemplateSource::Inferred
                 && e.status.s404 > 0
                 && e.status.s404 == e.status.total()
             {
                 report.summary.skipped_not_found += 1;
+                placements[index] = Placement::NotFoundOnly;
                 continue;
             }
             report.summary.endpoints_observed += 1;
             let t = canonical_observed(&e.template);
             let obs = observed_segments(&t);
             match resolve(&obs, e.method, e.source, &bindings, specs, &routers, opts) {
-                Resolved::Documented(b, op) => documented.entry((b, op)).or_default().add(e),
-                Resolved::Implicit => {}
+                Resolved::Documented(b, op) => {
+                    placements[index] = Placement::Documented { binding: b, op };
+                    documented.entry((b, op)).or_default().add(e)
+                }
+                Resolved::Implicit(b, op) => {
+                    placements[index] = Placement::Implicit { binding: b, op }
+                }
                 Resolved::Shadow {
                     binding,
                     walk,
@@ -492,23 +530,26 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                         documented_methods,
                         param_values,
                         endpoint: e,
+                        index,
                     });
                 }
             }
         }
-        shadows(service, known, &cands, specs, opts, &mut findings);
+        shadows(
+            service,
+            known,
+            &cands,
+            specs,
+            opts,
+            &mut findings,
+            &mut placements,
+        );
     }
 
     for (b, binding) in specs.iter().enumerate() {
         report.summary.operations_documented += binding.spec.operations.len();
         let known = auth_known.get(binding.service.as_str()).copied();
-        let base = binding
-            .spec
-            .base_paths
-            .iter()
-            .max_by_key(|p| p.len())
-            .filter(|p| !p.is_empty())
-            .cloned();
+        let base = base_path(&binding.spec);
         for (i, op) in binding.spec.operations.iter().enumerate() {
             let agg = documented.get(&(b, i as u32));
             let make = |kind, severity, agg: Option<&Agg>, reason: String| {
@@ -574,7 +615,24 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
     report.summary.services = by_service.len();
     report.findings = findings;
     report.recount();
-    report
+    (report, placements)
+}
+
+/// The base path a documented finding's `path` is served under: the spec's longest.
+pub fn base_path(spec: &Spec) -> Option<String> {
+    spec.base_paths
+        .iter()
+        .max_by_key(|p| p.len())
+        .filter(|p| !p.is_empty())
+        .cloned()
+}
+
+/// The full template of a documented operation as the views show it: under [`base_path`].
+pub fn documented_template(spec: &Spec, op: &Operation) -> PathTemplate {
+    match base_path(spec) {
+        Some(b) => PathTemplate::parse(&format!("{b}{}", op.template)),
+        None => op.template.clone(),
+    }
 }
 
 fn plural(n: u64) -> &'static str {
@@ -632,8 +690,9 @@ fn doc_finding(
 
 enum Resolved {
     Documented(usize, u32),
-    /// Answered by the framework (OPTIONS preflight): neither documented nor a shadow.
-    Implicit,
+    /// Answered by the framework (OPTIONS preflight): neither documented nor a shadow. An
+    /// operation on the path, to name it by.
+    Implicit(usize, u32),
     Shadow {
         binding: usize,
         /// The documented path or prefix the observed one follows, if any.
@@ -685,7 +744,9 @@ fn resolve(
         for &b in bindings {
             if let Some(w) = routers[b].full_match(obs, Want::Path, fallback) {
                 if method == Method::Options && opts.implicit_options {
-                    return Resolved::Implicit;
+                    if let Some(&op) = routers[b].ops_at(w.node).first() {
+                        return Resolved::Implicit(b, op);
+                    }
                 }
                 let ops = &specs[b].spec.operations;
                 let mut methods: Vec<Method> = routers[b]
@@ -740,7 +801,7 @@ fn obs_text(o: &Obs<'_>) -> String {
     match o {
         Obs::Lit(l) => (*l).to_owned(),
         Obs::Param(n) => format!("{{{n}}}"),
-        Obs::Mixed(m) => m.replace("{}", "{param}"),
+        Obs::Mixed(_, raw) => (*raw).to_owned(),
     }
 }
 
@@ -867,6 +928,7 @@ fn shadows(
     specs: &[SpecBinding],
     opts: &DiffOptions,
     out: &mut Vec<Finding>,
+    placements: &mut [Placement],
 ) {
     if cands.is_empty() {
         return;
@@ -880,8 +942,10 @@ fn shadows(
         documented_methods: Option<Vec<Method>>,
     }
     let mut merged: BTreeMap<(Method, String), Merged> = BTreeMap::new();
+    let mut merged_key: Vec<(Method, String)> = Vec::with_capacity(cands.len());
     for ((c, segs), documented_methods) in cands.iter().zip(grouped).zip(documented_methods) {
         let path = PathTemplate::parse(&format!("/{}", segs.join("/")));
+        merged_key.push((c.method, path.shape()));
         let entry = merged
             .entry((c.method, path.shape()))
             .or_insert_with(|| Merged {
@@ -895,6 +959,13 @@ fn shadows(
             entry.path = path;
         }
         entry.agg.add(c.endpoint);
+    }
+    for (c, k) in cands.iter().zip(&merged_key) {
+        if let Some(m) = merged.get(k) {
+            placements[c.index] = Placement::Undocumented {
+                path: m.path.clone(),
+            };
+        }
     }
     for ((method, _), m) in merged {
         let binding = &specs[m.binding];

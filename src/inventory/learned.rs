@@ -17,6 +17,15 @@ const MAX_USER_AGENTS: usize = 16;
 /// shape (parameter names aside). Rows that nothing merges come back unchanged; the order is
 /// the input's, with a folded row where its first member stood.
 pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<EndpointStats> {
+    fold_indexed(endpoints, normalizer).0
+}
+
+/// [`fold`], and for each input row the index of the output row it went into (for
+/// anything keyed by the stored template, such as the graph's caller edges).
+pub fn fold_indexed(
+    endpoints: Vec<EndpointStats>,
+    normalizer: &Normalizer,
+) -> (Vec<EndpointStats>, Vec<usize>) {
     // Only inferred rows are candidates: a row with an `http.route` is the framework's own
     // word that it is one route, and folding `/api/users` with `/api/s3-export` would hide
     // the one that skips authentication behind the other's figures.
@@ -48,6 +57,7 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
     // Rows that end up with the same shape (`/users/{param}` learned beside the route's
     // `/users/{username}`) are one endpoint; the route's parameter names win.
     let mut out: Vec<EndpointStats> = Vec::with_capacity(endpoints.len());
+    let mut slots: Vec<usize> = Vec::with_capacity(endpoints.len());
     let mut slot_of: HashMap<(String, Method, String), usize> = HashMap::new();
     for (i, mut e) in endpoints.into_iter().enumerate() {
         match target[i].take() {
@@ -68,14 +78,16 @@ pub fn fold(endpoints: Vec<EndpointStats>, normalizer: &Normalizer) -> Vec<Endpo
                     row.explanation = e.explanation.clone();
                 }
                 absorb(row, e);
+                slots.push(slot);
             }
             None => {
                 slot_of.insert(key, out.len());
+                slots.push(out.len());
                 out.push(e);
             }
         }
     }
-    out
+    (out, slots)
 }
 
 /// Why an unfolded row has its template: the route, or what inference sees in an example.
@@ -95,7 +107,8 @@ fn explain(e: &EndpointStats, normalizer: &Normalizer) -> Option<String> {
     }
 }
 
-fn absorb(into: &mut EndpointStats, e: EndpointStats) {
+/// Adds `e`'s traffic to `into`, keeping the bounded lists bounded.
+pub(crate) fn absorb(into: &mut EndpointStats, e: EndpointStats) {
     into.requests += e.requests;
     into.status.add(&e.status);
     into.ok_with_auth += e.ok_with_auth;

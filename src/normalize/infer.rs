@@ -53,6 +53,9 @@ pub enum Class {
     Jwt,
     Token,
     Text,
+    /// A static file a build names by content hash (`app.3f9a1c2e.js`,
+    /// `index-BXk2a9ab.css`) or by a data value (`1733.png`); keeps its extension.
+    Asset,
 }
 
 impl Class {
@@ -67,6 +70,7 @@ impl Class {
             Class::Email => "email",
             Class::Jwt | Class::Token => "token",
             Class::Text => "param",
+            Class::Asset => "asset",
         }
     }
 
@@ -82,6 +86,7 @@ impl Class {
             Class::Jwt => "JWT",
             Class::Token => "random token",
             Class::Text => "encoded text",
+            Class::Asset => "static asset named by a hash or value",
         }
     }
 
@@ -93,6 +98,7 @@ impl Class {
             "date" => 3,
             "email" => 4,
             "token" => 5,
+            "asset" => 7,
             _ => 6,
         }
     }
@@ -167,10 +173,12 @@ pub(crate) struct Builder<'r, 'b> {
     built: &'b mut HashSet<PathTemplate, foldhash::fast::RandomState>,
     index: usize,
     prev_is_api: bool,
-    names: [u8; 7],
+    names: [u8; 8],
 }
 
-const SLOT_NAMES: [&str; 7] = ["id", "uuid", "hash", "date", "email", "token", "param"];
+const SLOT_NAMES: [&str; 8] = [
+    "id", "uuid", "hash", "date", "email", "token", "param", "asset",
+];
 
 impl<'r, 'b> Builder<'r, 'b> {
     pub(crate) fn new(rules: &'r InferRules, scratch: &'b mut Scratch) -> Self {
@@ -184,7 +192,7 @@ impl<'r, 'b> Builder<'r, 'b> {
             built: &mut scratch.built,
             index: 0,
             prev_is_api: false,
-            names: [0; 7],
+            names: [0; 8],
         }
     }
 
@@ -399,13 +407,143 @@ fn classify_shaped(
     prev_is_api: bool,
     rules: &InferRules,
 ) -> (Class, Option<usize>) {
-    if d.is_empty() || (index == 0 && rules.protect_first_segment) {
+    if d.is_empty() {
         return (Class::Literal, None);
+    }
+    if index == 0 && rules.protect_first_segment {
+        // A build's fingerprinted file at the root (`/main-5KQ2XY7B.js`) names no API.
+        return match asset_split(d, rules) {
+            Some(k) => (Class::Asset, Some(k)),
+            None => (Class::Literal, None),
+        };
     }
     if let Some(class) = plain_class(shape, d.len(), prev_is_api) {
         return (class, None);
     }
     general_class(d, prev_is_api, rules)
+}
+
+/// Extensions of what a front-end build writes with a content hash in the name: scripts,
+/// styles, source maps, fonts, images, WebAssembly. Lower case; compared ignoring case.
+const ASSET_EXTENSIONS: &[&[u8]] = &[
+    b"js", b"mjs", b"cjs", b"css", b"map", b"woff", b"woff2", b"ttf", b"otf", b"eot", b"svg",
+    b"png", b"jpg", b"jpeg", b"gif", b"webp", b"avif", b"ico", b"wasm",
+];
+
+/// Where the extension of a static asset named by a content hash or a data value starts
+/// (`app.3f9a1c2e.js` → the `.js`, `app.3f9a1c2e.js.map` → the `.js.map`), so that one
+/// directory's builds fold into `{asset}.js` whatever the hash's letters and digits. A name
+/// (`inter-var.woff2`, `logo.png`, `OpenSans-SemiBold.woff2`) is no asset parameter; nor
+/// is anything without one of [`ASSET_EXTENSIONS`] (`/users/john.doe`, `/api/v1.2`).
+fn asset_split(d: &[u8], rules: &InferRules) -> Option<usize> {
+    let mut k = d.iter().rposition(|&b| b == b'.')?;
+    let ext = &d[k + 1..];
+    if !ASSET_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e)) {
+        return None;
+    }
+    // Source maps keep the extension of what they map: `.js.map`, `.css.map`.
+    if ext.eq_ignore_ascii_case(b"map") {
+        if let Some(j) = d[..k].iter().rposition(|&b| b == b'.') {
+            let mapped = &d[j + 1..k];
+            if [&b"js"[..], b"mjs", b"css"]
+                .iter()
+                .any(|e| mapped.eq_ignore_ascii_case(e))
+            {
+                k = j;
+            }
+        }
+    }
+    let mut stem = &d[..k];
+    // Webpack's `main.8e2f1c0a.chunk.js`: the hash sits before `.chunk`.
+    for tail in [&b".chunk"[..], b".bundle"] {
+        if stem.len() > tail.len() && stem[stem.len() - tail.len()..].eq_ignore_ascii_case(tail) {
+            stem = &stem[..stem.len() - tail.len()];
+            break;
+        }
+    }
+    if stem.is_empty() {
+        return None;
+    }
+    // `name.HASH`, `name-HASH`, or Vite's eight characters after `-` that may hold `-`
+    // and `_` themselves (`index-B-xk2_9a.css`), or the whole stem (`1a2b3c4d5e6f.css`).
+    let after_separator = stem
+        .iter()
+        .rposition(|&b| b == b'.' || b == b'-')
+        .is_some_and(|i| is_hash(&stem[i + 1..], true));
+    let vite =
+        stem.len() > 9 && stem[stem.len() - 9] == b'-' && is_hash(&stem[stem.len() - 8..], true);
+    if after_separator || vite || is_hash(stem, false) {
+        return Some(k);
+    }
+    // A data value with a static extension (`/avatars/1733.png`) is an asset of the same
+    // directory too, not an `{id}.png` beside the hashed ones. Encoded text (an object
+    // store's `photos%2Fcat.jpg`) is a key, not a build's file: left to the rules below.
+    if core_class(stem, rules).is_some() {
+        return Some(k);
+    }
+    None
+}
+
+/// A content hash as bundlers write it: hex (webpack, Parcel, Angular), base64url (Vite)
+/// or base32 (esbuild). `named`: a name precedes it (`app.`), which lets a shorter hex
+/// token count.
+fn is_hash(t: &[u8], named: bool) -> bool {
+    if t.len() < 6 || t.len() > 64 {
+        return false;
+    }
+    let (mut upper, mut lower, mut digits) = (0usize, 0usize, 0usize);
+    for &b in t {
+        match b {
+            b'A'..=b'Z' => upper += 1,
+            b'a'..=b'z' => lower += 1,
+            b'0'..=b'9' => digits += 1,
+            b'_' | b'-' => {}
+            _ => return false,
+        }
+    }
+    let hex_case = upper == 0 || lower == 0;
+    if hex_case && t.iter().all(u8::is_ascii_hexdigit) {
+        // `facade`, `decade` are words: a short hex token needs a digit and a name.
+        return t.len() >= 8 || (named && digits > 0);
+    }
+    if t.len() > 12 || upper == 0 || is_version(t) || is_dimensions(t) {
+        return false;
+    }
+    // base64url/base32: capitals among digits, or in no camelCase word's pattern.
+    digits > 0 || (lower > 0 && !is_camel_word(t)) || (lower == 0 && t.len() >= 8)
+}
+
+/// `192x192`, `1024X768`: icon and image sizes, not hashes.
+fn is_dimensions(t: &[u8]) -> bool {
+    match t.iter().position(|&b| b == b'x' || b == b'X') {
+        Some(i) => {
+            i > 0
+                && i + 1 < t.len()
+                && t[..i].iter().all(u8::is_ascii_digit)
+                && t[i + 1..].iter().all(u8::is_ascii_digit)
+        }
+        None => false,
+    }
+}
+
+/// `SemiBold`, `darkMode`: lower case, then capitals each followed by at least two lower
+/// case letters.
+fn is_camel_word(t: &[u8]) -> bool {
+    let mut i = t.iter().take_while(|b| b.is_ascii_lowercase()).count();
+    while i < t.len() {
+        if !t[i].is_ascii_uppercase() {
+            return false;
+        }
+        let run = t[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        if run < 2 {
+            return false;
+        }
+        i += 1 + run;
+    }
+    true
 }
 
 /// What one pass over a segment's bytes tells.
@@ -456,6 +594,9 @@ fn plain_class(shape: &Shape, len: usize, prev_is_api: bool) -> Option<Class> {
 }
 
 fn general_class(d: &[u8], prev_is_api: bool, rules: &InferRules) -> (Class, Option<usize>) {
+    if let Some(k) = asset_split(d, rules) {
+        return (Class::Asset, Some(k));
+    }
     if is_version(d) {
         return (Class::Literal, None);
     }
@@ -839,7 +980,7 @@ mod tests {
                 "/api/v4/projects/{param}/issues",
             ),
             ("/2/tweets/1712345678901234567", "/2/tweets/{id}"),
-            ("/images/a3f9c2e1b4d5.png", "/images/{hash}.png"),
+            ("/images/a3f9c2e1b4d5.png", "/images/{asset}.png"),
             ("/users/john.doe", "/users/john.doe"),
             ("/api/3/action/package_show", "/api/3/action/package_show"),
             (
@@ -952,6 +1093,126 @@ mod tests {
     }
 
     #[test]
+    fn fingerprinted_assets_fold_per_directory_and_extension() {
+        let cases = [
+            // webpack / Create React App (hex, any mix of digits and letters)
+            ("/static/app.3f9a1c2e.js", "/static/{asset}.js"),
+            ("/static/app.fbacdeab.js", "/static/{asset}.js"),
+            ("/static/app.12345678.js", "/static/{asset}.js"),
+            ("/static/vendor.a1b2c3.js", "/static/{asset}.js"),
+            ("/static/js/main.8e2f1c0a.chunk.js", "/static/js/{asset}.js"),
+            ("/static/js/787.3f9a1c2e.chunk.js", "/static/js/{asset}.js"),
+            (
+                "/static/js/main.8e2f1c0a.chunk.js.map",
+                "/static/js/{asset}.js.map",
+            ),
+            (
+                "/static/css/main.0c3d2e1f.css.map",
+                "/static/css/{asset}.css.map",
+            ),
+            (
+                "/static/media/logo.6ce24c58023cc2f8fd88fe9d219db6c6.svg",
+                "/static/media/{asset}.svg",
+            ),
+            // Vite (base64url, 8 characters, may hold - and _)
+            ("/assets/index-BXk2a9ab.css", "/assets/{asset}.css"),
+            ("/assets/index-BXk2a9.css", "/assets/{asset}.css"),
+            ("/assets/index-BXkaQwze.js", "/assets/{asset}.js"),
+            ("/assets/index-B-xk2_9a.js", "/assets/{asset}.js"),
+            ("/assets/inter-var-Dq4xPlbE.woff2", "/assets/{asset}.woff2"),
+            // esbuild / Angular 17 (base32, upper case), also at the root
+            ("/chunk-5KQ2XY7B.js", "/{asset}.js"),
+            ("/main-ABCDWXYZ.js", "/{asset}.js"),
+            ("/assets/polyfills-RT5I6R6G.js", "/assets/{asset}.js"),
+            // Next.js: the hash alone
+            (
+                "/_next/static/css/1a2b3c4d5e6f7a8b.css",
+                "/_next/static/css/{asset}.css",
+            ),
+            (
+                "/_next/static/chunks/webpack-8fa1640cc84ba8fe.js",
+                "/_next/static/chunks/{asset}.js",
+            ),
+            // images and fonts named by a value are assets of the same directory
+            ("/img/hero.4f8e9a1b.webp", "/img/{asset}.webp"),
+            ("/img/photo-a8f3e21c.JPG", "/img/{asset}.JPG"),
+            ("/avatars/1733.png", "/avatars/{asset}.png"),
+            ("/fonts/roboto.2b3c4d5e.woff", "/fonts/{asset}.woff"),
+            ("/wasm/engine.9f8e7d6c.wasm", "/wasm/{asset}.wasm"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(inf(path), want, "{path}");
+        }
+        // Whatever the digits: every build of one directory is one endpoint.
+        let same: Vec<String> = [
+            "/static/app.3f9a1c2e.js",
+            "/static/app.deadbeef.js",
+            "/static/app.00000000.js",
+            "/static/runtime.abc123.js",
+        ]
+        .iter()
+        .map(|p| inf(p))
+        .collect();
+        assert!(same.iter().all(|t| t == "/static/{asset}.js"), "{same:?}");
+        let e = infer_template("/static/app.3f9a1c2e.js", &InferRules::default());
+        assert_eq!(
+            e.explanation.as_deref(),
+            Some("segment 2: static asset named by a hash or value")
+        );
+    }
+
+    #[test]
+    fn names_and_api_paths_are_no_assets() {
+        let cases = [
+            // no static extension
+            ("/api/v1.2/users", "/api/v1.2/users"),
+            ("/users/john.doe", "/users/john.doe"),
+            ("/users/john.doe/orders", "/users/john.doe/orders"),
+            ("/files/report.tar.gz", "/files/report.tar.gz"),
+            ("/docs/index.html", "/docs/index.html"),
+            ("/download/app.3f9a1c2e.zip", "/download/app.3f9a1c2e.zip"),
+            // named files
+            ("/favicon.ico", "/favicon.ico"),
+            ("/main.js", "/main.js"),
+            ("/static/js/app.js", "/static/js/app.js"),
+            (
+                "/fonts/inter/inter-var.woff2",
+                "/fonts/inter/inter-var.woff2",
+            ),
+            (
+                "/fonts/OpenSans-SemiBold.woff2",
+                "/fonts/OpenSans-SemiBold.woff2",
+            ),
+            ("/fonts/Roboto-Regular.ttf", "/fonts/Roboto-Regular.ttf"),
+            ("/img/logo.png", "/img/logo.png"),
+            ("/img/logo-dark.svg", "/img/logo-dark.svg"),
+            ("/img/darkMode.png", "/img/darkMode.png"),
+            ("/img/hero-banner.jpg", "/img/hero-banner.jpg"),
+            ("/img/facade.png", "/img/facade.png"),
+            ("/img/logo-v2.png", "/img/logo-v2.png"),
+            ("/js/lib-v1beta2.js", "/js/lib-v1beta2.js"),
+            ("/js/bundle.min.js", "/js/bundle.min.js"),
+            ("/js/vendor.bundle.js", "/js/vendor.bundle.js"),
+            ("/sw.js", "/sw.js"),
+            ("/static/js/main.chunk.js", "/static/js/main.chunk.js"),
+            ("/assets/style.css.map", "/assets/style.css.map"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(inf(path), want, "{path}");
+        }
+        // Icon sizes are no hash; their digits made them a value before, and still do.
+        assert_eq!(inf("/icons/icon-192x192.png"), "/icons/{asset}.png");
+        assert!(!is_hash(b"192x192", true));
+        assert!(!is_hash(b"SemiBold", true));
+        assert!(is_hash(b"BXkaQwze", true));
+        assert!(
+            !is_hash(b"cafe12", false),
+            "a short hex word without a name"
+        );
+        assert!(is_hash(b"cafe12", true));
+    }
+
+    #[test]
     fn first_segment_protection_is_configurable() {
         let rules = InferRules {
             protect_first_segment: false,
@@ -996,6 +1257,8 @@ mod tests {
                 "[a-z]{3,6}%20[a-z]{3,6}",
                 "[a-z]{2,6}@[a-z]{2,6}\\.com",
                 "[0-9]{1,5}\\.(pdf|json)",
+                "[a-z]{2,8}[.-][0-9a-f]{8}(\\.chunk)?\\.(js|css|js\\.map|woff2)",
+                "[a-z]{2,8}-[A-Za-z0-9_-]{8}\\.(js|css|svg)",
                 "v[0-9](\\.[0-9])?",
                 "%[0-9A-F]{2}[a-z]{0,3}",
                 "[ -~]{1,12}",

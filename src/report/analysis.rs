@@ -352,7 +352,7 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
             let severity = linked.iter().map(|f| f.severity).max();
             let new = !previous.contains(&key(e));
             let risk = assess(
-                e, documented, auth, kinds, severity, new, has_spec, threshold,
+                e, &linked, documented, auth, kinds, severity, new, has_spec, threshold,
             );
             requests += e.requests;
             shadow += kinds.contains(FindingKind::Shadow) as usize;
@@ -444,6 +444,7 @@ fn rank(a: &Row<'_>, b: &Row<'_>) -> std::cmp::Ordering {
 #[allow(clippy::too_many_arguments)]
 fn assess(
     e: &EndpointStats,
+    linked: &[&Finding],
     documented: Documented,
     auth: AuthLevel,
     kinds: Kinds,
@@ -454,10 +455,31 @@ fn assess(
 ) -> Risk {
     let mut reasons = Vec::new();
     let of = e.ok_with_auth + e.ok_without_auth;
+    // The "why" names the spec that was bound: the file that lacks the endpoint, the
+    // operation that requires authentication.
+    let spec_name = |f: &Finding| {
+        f.spec_file.as_ref().map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+    };
     if kinds.contains(FindingKind::Unauthenticated) {
+        let required_by = linked
+            .iter()
+            .find(|f| f.kind == FindingKind::Unauthenticated && f.documented)
+            .and_then(|f| {
+                let name = spec_name(f)?;
+                Some(match f.spec_line {
+                    Some(line) => format!("{name}:{line}"),
+                    None => name,
+                })
+            });
         reasons.push(Reason::Unauthenticated {
             without: e.ok_without_auth,
             of,
+            required_by,
         });
     } else if !has_spec && matches!(auth, AuthLevel::Missing | AuthLevel::Mixed) {
         // Without a spec nobody said auth is required here; still worth a look when the
@@ -468,7 +490,11 @@ fn assess(
         });
     }
     if documented == Documented::No {
-        reasons.push(Reason::Undocumented);
+        let spec = linked
+            .iter()
+            .find(|f| !f.documented)
+            .and_then(|f| spec_name(f));
+        reasons.push(Reason::Undocumented(spec));
     }
     if kinds.contains(FindingKind::Zombie) {
         reasons.push(Reason::Zombie);

@@ -10,6 +10,7 @@ use similar::ChangeTag;
 use super::analysis::{Analysis, Documented, Row};
 use super::text::{date, datetime, push_html, status_mix, thousands};
 use super::treemap::{squarify, Rect};
+use crate::diff::FindingKind;
 use crate::model::EndpointStats;
 
 const CSS: &str = include_str!("report.css");
@@ -255,7 +256,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         out,
         "<div class=\"map\"><svg viewBox=\"0 0 {MAP_W} {MAP_H}\" role=\"img\" aria-label=\"Services and their endpoints, sized by traffic, coloured by finding\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
-    let mut counts = [0usize; 6];
+    let mut more_cells = 0usize;
     let mut sensitive = 0usize;
     for (&si, sbox) in order.iter().zip(&boxes) {
         let s = &a.services[si];
@@ -321,7 +322,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
                     "><title>{} more endpoints of this service (see the tables and JSON)</title></rect>",
                     thousands(more as u64)
                 );
-                counts[5] += 1;
+                more_cells += 1;
                 if c.w > 30.0 && c.h > 13.0 {
                     label(out, c, &format!("+{} more", thousands(more as u64)), "lt");
                 }
@@ -329,13 +330,6 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             };
             let r = &rows[row];
             let class = r.kinds.map_class(r.documented);
-            counts[match class {
-                "unauth" => 0,
-                "shadow" => 1,
-                "zombie" => 2,
-                "ok" => 3,
-                _ => 4,
-            }] += 1;
             let sens = r
                 .risk
                 .reasons
@@ -375,6 +369,23 @@ fn map(out: &mut String, a: &Analysis<'_>) {
         out.push_str("</g>");
     }
     out.push_str("</svg></div>\n<ul class=\"legend\">");
+    // Endpoints per finding kind over all rows, drawn or not, so the legend says what the
+    // headline says; a cell with several kinds takes the colour listed first.
+    let with = |k: FindingKind| a.rows.iter().filter(|r| r.kinds.contains(k)).count();
+    let plain = |class: &str| {
+        a.rows
+            .iter()
+            .filter(|r| r.kinds.is_empty() && r.kinds.map_class(r.documented) == class)
+            .count()
+    };
+    let counts = [
+        with(FindingKind::Unauthenticated),
+        with(FindingKind::Shadow),
+        with(FindingKind::Zombie),
+        plain("ok"),
+        plain("nc"),
+        more_cells,
+    ];
     let items = [
         ("unauth", "unauthenticated (served without auth evidence)"),
         ("shadow", "shadow (undocumented)"),
@@ -399,7 +410,7 @@ fn map(out: &mut String, a: &Analysis<'_>) {
             "<li><svg width=\"14\" height=\"14\" aria-hidden=\"true\"><rect class=\"k-nc sens\" x=\"1\" y=\"1\" width=\"12\" height=\"12\"/></svg> thick outline: sensitive-looking path <span class=\"dim\">({sensitive})</span></li>"
         );
     }
-    out.push_str("<li class=\"dim\">Area grows with the square root of requests (the quietest are enlarged to stay visible); one block per service. Hover a cell for details.</li></ul>");
+    out.push_str("<li class=\"dim\">Counts are endpoints; a cell with several findings takes the colour listed first. Area grows with the square root of requests (the quietest are enlarged to stay visible); one block per service. Hover a cell for details.</li></ul>");
     if total > cap {
         let _ = write!(
             out,

@@ -45,6 +45,8 @@ pub(crate) enum Reason {
     Unauthenticated {
         without: u64,
         of: u64,
+        /// Where the bound spec requires it (`openapi.yaml:42`), for documented endpoints.
+        required_by: Option<String>,
     },
     /// No diff, but this endpoint served requests without evidence on a service that shows
     /// auth elsewhere.
@@ -52,8 +54,8 @@ pub(crate) enum Reason {
         without: u64,
         of: u64,
     },
-    /// Not in any spec bound to the service.
-    Undocumented,
+    /// Not in any spec bound to the service (the spec's file name, when known).
+    Undocumented(Option<String>),
     /// Documented as deprecated, still served.
     Zombie,
     Sensitive(Vec<&'static str>),
@@ -71,7 +73,7 @@ impl Reason {
         match self {
             Reason::Unauthenticated { .. } => "unauthenticated",
             Reason::NoAuthEvidence { .. } => "no_auth_evidence",
-            Reason::Undocumented => "undocumented",
+            Reason::Undocumented(_) => "undocumented",
             Reason::Zombie => "zombie",
             Reason::Sensitive(_) => "sensitive_path",
             Reason::Bulk(_) => "bulk_path",
@@ -82,11 +84,11 @@ impl Reason {
 
     pub fn weight(&self) -> u32 {
         match self {
-            Reason::Unauthenticated { without, of } if without == of => 35,
+            Reason::Unauthenticated { without, of, .. } if without == of => 35,
             Reason::Unauthenticated { .. } => 25,
             Reason::NoAuthEvidence { without, of } if without == of => 20,
             Reason::NoAuthEvidence { .. } => 12,
-            Reason::Undocumented => 30,
+            Reason::Undocumented(_) => 30,
             Reason::Sensitive(_) => 25,
             Reason::Zombie => 15,
             Reason::Bulk(_) => 10,
@@ -105,18 +107,31 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Unauthenticated { without, of } if without == of => write!(
-                f,
-                "unauthenticated: none of {} successful request{} carried auth evidence",
-                super::text::thousands(*of),
-                plural(*of)
-            ),
-            Reason::Unauthenticated { without, of } => write!(
-                f,
-                "partly unauthenticated: {} of {} successful requests carried no auth evidence",
-                super::text::thousands(*without),
-                super::text::thousands(*of)
-            ),
+            Reason::Unauthenticated {
+                without,
+                of,
+                required_by,
+            } => {
+                if without == of {
+                    write!(
+                        f,
+                        "unauthenticated: none of {} successful request{} carried auth evidence",
+                        super::text::thousands(*of),
+                        plural(*of)
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "partly unauthenticated: {} of {} successful requests carried no auth evidence",
+                        super::text::thousands(*without),
+                        super::text::thousands(*of)
+                    )?;
+                }
+                match required_by {
+                    Some(at) => write!(f, " ({at} requires authentication)"),
+                    None => Ok(()),
+                }
+            }
             Reason::NoAuthEvidence { without, of } => write!(
                 f,
                 "{} of {} successful request{} without auth evidence (the service shows auth elsewhere)",
@@ -124,7 +139,10 @@ impl fmt::Display for Reason {
                 super::text::thousands(*of),
                 plural(*of)
             ),
-            Reason::Undocumented => f.write_str("undocumented: in no spec bound to the service"),
+            Reason::Undocumented(Some(spec)) => write!(f, "undocumented: not in {spec}"),
+            Reason::Undocumented(None) => {
+                f.write_str("undocumented: in no spec bound to the service")
+            }
             Reason::Zombie => f.write_str("deprecated in the spec, still served"),
             Reason::Sensitive(words) => {
                 write!(f, "sensitive-looking path ({})", words.join(", "))

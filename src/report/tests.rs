@@ -127,8 +127,12 @@ fn exposure_outranks_looks_and_volume() {
     let exposed = Risk::from_reasons(
         vec![
             Reason::New,
-            Reason::Undocumented,
-            Reason::Unauthenticated { without: 3, of: 3 },
+            Reason::Undocumented(None),
+            Reason::Unauthenticated {
+                without: 3,
+                of: 3,
+                required_by: None,
+            },
         ],
         None,
     );
@@ -153,8 +157,20 @@ fn exposure_outranks_looks_and_volume() {
     );
     assert!(exposed.is_risky() && looks.is_risky());
     assert!(!busy.is_risky(), "volume and novelty alone are not risks");
-    let partly = Reason::Unauthenticated { without: 1, of: 3 };
-    assert!(partly.weight() < Reason::Unauthenticated { without: 3, of: 3 }.weight());
+    let partly = Reason::Unauthenticated {
+        without: 1,
+        of: 3,
+        required_by: None,
+    };
+    assert!(
+        partly.weight()
+            < Reason::Unauthenticated {
+                without: 3,
+                of: 3,
+                required_by: None,
+            }
+            .weight()
+    );
     assert!(partly.to_string().contains("1 of 3"));
 }
 
