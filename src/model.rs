@@ -462,6 +462,11 @@ pub enum AttrKey {
     ExpressType,
     /// `router.name` (Express 5 route-level middleware).
     RouterName,
+    /// `nestjs.type` (`request_context`, `handler`, `app_creation`) from
+    /// @opentelemetry/instrumentation-nestjs-core.
+    NestjsType,
+    /// `fastify.type` (`hook`, `route-hook`, `request-handler`) from @fastify/otel.
+    FastifyType,
     /// `rpc.system`: marks RPC spans that are not HTTP endpoints.
     RpcSystem,
     /// `db.system`, `db.system.name`, `messaging.system`: a client span to a database or a
@@ -472,7 +477,7 @@ pub enum AttrKey {
 }
 
 impl AttrKey {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 21;
 }
 
 /// Maps raw attribute keys to the [`AttrKey`]s `normalize` reads: the conventions' own
@@ -528,8 +533,10 @@ impl AttrKeys {
             11 if same(key, b"http.target") => HttpTarget,
             11 if same(key, b"net.peer.ip") => PeerAddress,
             11 if same(key, b"router.name") => RouterName,
+            11 if same(key, b"nestjs.type") => NestjsType,
             12 if same(key, b"express.name") => ExpressName,
             12 if same(key, b"express.type") => ExpressType,
+            12 if same(key, b"fastify.type") => FastifyType,
             14 if same(key, b"client.address") => ClientAddress,
             14 if same(key, b"db.system.name") => DataSystem,
             15 if same(key, b"http.user_agent") => UserAgent,
@@ -993,6 +1000,8 @@ mod tests {
             ("express.name", ExpressName),
             ("express.type", ExpressType),
             ("router.name", RouterName),
+            ("nestjs.type", NestjsType),
+            ("fastify.type", FastifyType),
             ("rpc.system", RpcSystem),
             ("db.system", DataSystem),
             ("db.system.name", DataSystem),

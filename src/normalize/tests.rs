@@ -467,6 +467,47 @@ fn django_drf_router_regex_routes_are_trusted_templates() {
     assert_eq!(b.ignored.unmatched, 0);
 }
 
+/// NestJS 11 under @opentelemetry/instrumentation-http and -nestjs-core: the server span,
+/// the `request_context` span named `Controller.method` with the route, and the `handler`
+/// span. A controller whose name sounds like auth is not a guard.
+#[test]
+fn nestjs_controller_names_are_not_auth_evidence() {
+    let server = span(
+        1,
+        0,
+        SpanKind::Server,
+        "GET",
+        vec![
+            (AttrKey::HttpMethod, s("GET")),
+            (AttrKey::HttpTarget, s("/internal/sessions")),
+            (AttrKey::HttpStatusCode, i(200)),
+        ],
+    );
+    let ctx = span(
+        2,
+        1,
+        SpanKind::Internal,
+        "InternalController.listSessions",
+        vec![
+            (AttrKey::NestjsType, s("request_context")),
+            (AttrKey::HttpRoute, s("/internal/sessions")),
+            (AttrKey::HttpMethod, s("GET")),
+        ],
+    );
+    let handler = span(
+        3,
+        2,
+        SpanKind::Internal,
+        "listSessions",
+        vec![(AttrKey::NestjsType, s("handler"))],
+    );
+    let b = run(&resource("nest"), &[handler, ctx, server]);
+    let o = only(&b);
+    assert_eq!(o.template.as_str(), "/internal/sessions");
+    assert_eq!(o.source, TemplateSource::Route);
+    assert_eq!(o.evidence, AuthEvidence::NONE, "{o:#?}");
+}
+
 #[test]
 fn spring_boot_with_spring_security() {
     let server = span(
@@ -1050,6 +1091,8 @@ mod props {
                     AttrKey::ExpressName,
                     AttrKey::ExpressType,
                     AttrKey::RouterName,
+                    AttrKey::NestjsType,
+                    AttrKey::FastifyType,
                     AttrKey::RpcSystem,
                     AttrKey::DataSystem,
                     AttrKey::UserAgent,
