@@ -691,6 +691,9 @@ pub struct StatusCounts {
     pub s401: u64,
     pub s403: u64,
     pub s404: u64,
+    /// Method not allowed: the framework refused the method on a path it knows.
+    #[serde(default)]
+    pub s405: u64,
     pub s429: u64,
     /// Requests whose span carried no status code.
     pub unknown: u64,
@@ -708,6 +711,7 @@ impl StatusCounts {
                     Some(401) => self.s401 += 1,
                     Some(403) => self.s403 += 1,
                     Some(404) => self.s404 += 1,
+                    Some(405) => self.s405 += 1,
                     Some(429) => self.s429 += 1,
                     _ => {}
                 }
@@ -726,6 +730,7 @@ impl StatusCounts {
         self.s401 += o.s401;
         self.s403 += o.s403;
         self.s404 += o.s404;
+        self.s405 += o.s405;
         self.s429 += o.s429;
         self.unknown += o.unknown;
     }

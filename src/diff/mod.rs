@@ -222,6 +222,11 @@ pub struct Summary {
     pub services_without_spec: Vec<String>,
     /// Observed endpoints skipped because they only ever answered 404.
     pub skipped_not_found: usize,
+    /// Undocumented method/path pairs that never served a request: every answer was 405
+    /// (method not allowed), or 404/405 with no success. Frameworks put the route on such
+    /// refusals (FastAPI takes the route of a partial match, Django resolves the URL before
+    /// DRF answers 405); a pair that served nothing is not an API, so no shadow finding.
+    pub refused_only: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -496,7 +501,7 @@ pub fn diff(endpoints: &[EndpointStats], specs: &[SpecBinding], opts: &DiffOptio
                 }
             }
         }
-        shadows(service, known, &cands, specs, opts, &mut findings);
+        report.summary.refused_only += shadows(service, known, &cands, specs, opts, &mut findings);
     }
 
     for (b, binding) in specs.iter().enumerate() {
@@ -860,6 +865,14 @@ fn settle_single_values(
     (prepared, methods)
 }
 
+/// Whether an endpoint's answers were all refusals of the method or path: 405s, or 404s and
+/// 405s. Nothing was served there.
+fn refused_only(s: &StatusCounts) -> bool {
+    s.total() > 0 && s.s404 + s.s405 == s.total()
+}
+
+/// Shadow (and undocumented unauthenticated) findings of one service; returns how many
+/// undocumented pairs were left out as [`Summary::refused_only`].
 fn shadows(
     service: &str,
     known: bool,
@@ -867,10 +880,11 @@ fn shadows(
     specs: &[SpecBinding],
     opts: &DiffOptions,
     out: &mut Vec<Finding>,
-) {
+) -> usize {
     if cands.is_empty() {
-        return;
+        return 0;
     }
+    let mut refused = 0;
     let (prepared, documented_methods) = settle_single_values(cands);
     let grouped = group::group(&prepared, &opts.grouping);
     struct Merged {
@@ -897,6 +911,10 @@ fn shadows(
         entry.agg.add(c.endpoint);
     }
     for ((method, _), m) in merged {
+        if refused_only(&m.agg.status) {
+            refused += 1;
+            continue;
+        }
         let binding = &specs[m.binding];
         let path = m.path.as_str().to_owned();
         // Relative to the spec's `paths` only when the path sits under one of its base
@@ -971,6 +989,7 @@ fn shadows(
         }
         out.push(base);
     }
+    refused
 }
 
 #[cfg(test)]

@@ -913,3 +913,58 @@ fn values_among_words_with_shared_sub_paths() {
     assert!(group::looks_random("uyiXabzAMjlXJtXjghlnnSmh"));
     assert!(!group::looks_random("getPetByIdAndOwner"));
 }
+
+fn answered(mut e: EndpointStats, statuses: &[u16]) -> EndpointStats {
+    e.status = StatusCounts::default();
+    for &s in statuses {
+        e.status.record(Some(s));
+    }
+    e.requests = statuses.len() as u64;
+    let ok = statuses.iter().filter(|&&s| s < 400).count() as u64;
+    e.ok_with_auth = 0;
+    e.ok_without_auth = ok;
+    e.evidence = AuthEvidence::NONE;
+    e.source = TemplateSource::Route;
+    e
+}
+
+/// FastAPI and Django put `http.route` on their 405s: a method a documented path only ever
+/// refused is not an API (`PATCH /products/{id}`, `DELETE /health`).
+#[test]
+fn refused_only_method_path_pairs_are_not_shadows() {
+    let eps = with_auth_anchor(vec![
+        answered(
+            ep("petstore", Method::Patch, "/api/v3/pet/{petId}"),
+            &[405, 405, 405],
+        ),
+        answered(
+            ep("petstore", Method::Delete, "/api/v3/store/inventory"),
+            &[405],
+        ),
+        // only 404s and 405s: still nothing served
+        answered(
+            ep("petstore", Method::Put, "/api/v3/store/order/{orderId}"),
+            &[404, 405],
+        ),
+        // an undocumented route that served once is an API
+        answered(
+            ep("petstore", Method::Patch, "/api/v3/user/{username}"),
+            &[405, 200],
+        ),
+        // a refusal that is not about the method (validation) is an API too
+        answered(
+            ep("petstore", Method::Post, "/api/v3/pet/{petId}/tags"),
+            &[422, 422],
+        ),
+    ]);
+    let r = run(&eps, &bind("petstore", petstore3()));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "POST /api/v3/pet/{petId}/tags",
+            "PATCH /api/v3/user/{username}"
+        ]
+    );
+    assert_eq!(r.summary.refused_only, 3);
+    assert_eq!(r.summary.shadow, 2);
+}
