@@ -662,6 +662,11 @@ fn resolve(
     } else {
         &[Fallback::Strict, Fallback::Swallow]
     };
+    // Level by level, an operation first, then a documented path with other methods: a path
+    // that matches as it is (an undocumented method on it) is a better answer than an
+    // operation reached only by a looser reading (an inferred `{id}` standing for a
+    // documented literal: `PATCH /releases/{id}/reactions` is not
+    // `PATCH /releases/assets/{asset_id}`).
     for &fallback in levels {
         for &b in bindings {
             let ops = &specs[b].spec.operations;
@@ -685,8 +690,6 @@ fn resolve(
                 }
             }
         }
-    }
-    for &fallback in levels {
         for &b in bindings {
             if let Some(w) = routers[b].full_match(obs, Want::Path, fallback) {
                 if method == Method::Options && opts.implicit_options {

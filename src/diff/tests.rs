@@ -968,3 +968,94 @@ fn refused_only_method_path_pairs_are_not_shadows() {
     assert_eq!(r.summary.refused_only, 3);
     assert_eq!(r.summary.shadow, 2);
 }
+
+/// GitHub's and GitLab's real specs with route-less traffic: an undocumented method on a
+/// documented path must be that path's shadow, not swallowed by a documented operation of a
+/// sibling path that only matches when an inferred parameter stands for one of its
+/// literals (`PATCH /releases/{id}/reactions` is not `PATCH /releases/assets/{asset_id}`).
+#[test]
+fn an_undocumented_method_on_a_documented_path_beats_a_loose_sibling_operation() {
+    use Method::*;
+    let gh = spec(
+        "",
+        vec![
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/{release_id}",
+                Security::Required,
+            ),
+            op(
+                Patch,
+                "/repos/{owner}/{repo}/releases/{release_id}",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/{release_id}/reactions",
+                Security::Required,
+            ),
+            op(
+                Post,
+                "/repos/{owner}/{repo}/releases/{release_id}/reactions",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/assets/{asset_id}",
+                Security::Required,
+            ),
+            op(
+                Patch,
+                "/repos/{owner}/{repo}/releases/assets/{asset_id}",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/tags/{tag}",
+                Security::Required,
+            ),
+        ],
+    );
+    let eps = vec![ep("gh", Patch, "/repos/octo/hello/releases/{id}/reactions")];
+    let r = run(&eps, &bind("gh", gh));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["PATCH /repos/{owner}/{repo}/releases/{release_id}/reactions"]
+    );
+    assert!(
+        r.findings[0].reason.contains("GET, POST"),
+        "{}",
+        r.findings[0].reason
+    );
+    assert_eq!(r.summary.operations_observed, 0);
+
+    let gl = spec(
+        "/api/v4",
+        vec![
+            op(Get, "/projects/{id}", Security::Required),
+            op(Put, "/projects/{id}", Security::Required),
+            op(
+                Get,
+                "/projects/{id}/notification_settings",
+                Security::Required,
+            ),
+            op(
+                Put,
+                "/projects/{id}/notification_settings",
+                Security::Required,
+            ),
+            op(Post, "/projects/user/{user_id}", Security::Required),
+        ],
+    );
+    let eps = vec![ep(
+        "gl",
+        Post,
+        "/api/v4/projects/{id}/notification_settings",
+    )];
+    let r = run(&eps, &bind("gl", gl));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["POST /api/v4/projects/{id}/notification_settings"]
+    );
+    assert_eq!(r.summary.operations_observed, 0);
+}
