@@ -460,7 +460,7 @@ fn decoded_eq(raw: &str, lit: &str) -> bool {
 
 /// Matches a mixed template segment (`{name}.{ext}`, `{id}:cancel`) against a raw segment:
 /// each parameter takes at least one character.
-fn glob(pat: &[u8], s: &[u8]) -> bool {
+pub(crate) fn glob(pat: &[u8], s: &[u8]) -> bool {
     match pat.first() {
         None => s.is_empty(),
         Some(b'{') => {
