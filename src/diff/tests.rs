@@ -1059,3 +1059,151 @@ fn an_undocumented_method_on_a_documented_path_beats_a_loose_sibling_operation()
     );
     assert_eq!(r.summary.operations_observed, 0);
 }
+
+/// Traffic of a vanilla install (FastAPI `Depends(HTTPBearer())`, DRF permission classes,
+/// NestJS guards, Koa middleware): a successful request carries no evidence, only the 401s
+/// of the endpoints that enforce auth are seen.
+fn vanilla(e: EndpointStats, ok: u64, refused: u64) -> EndpointStats {
+    let mut e = answered(e, &[]);
+    for _ in 0..ok {
+        e.status.record(Some(200));
+    }
+    for _ in 0..refused {
+        e.status.record(Some(401));
+    }
+    e.requests = ok + refused;
+    e.ok_without_auth = ok;
+    if refused > 0 {
+        e.evidence = AuthEvidence::REJECTED;
+    }
+    e
+}
+
+#[test]
+fn a_service_whose_only_evidence_is_refusals_accuses_only_what_never_refused() {
+    use Method::*;
+    let s = spec(
+        "",
+        vec![
+            op(Get, "/api/orders/{id}", Security::Required),
+            op(Delete, "/api/orders/{id}", Security::Required),
+            op(Get, "/api/orders", Security::Required),
+            op(Get, "/health", Security::Public),
+        ],
+    );
+    let eps = vec![
+        // documented, secured and enforced: 401s of its own, successes without evidence
+        vanilla(ep("api", Get, "/api/orders/{id}"), 12, 4),
+        // documented as secured, never refused anyone: nothing shows it is secured
+        vanilla(ep("api", Delete, "/api/orders/{id}"), 3, 0),
+        // documented as secured, refused once (a 403 counts the same)
+        vanilla(ep("api", Get, "/api/orders"), 5, 0),
+        vanilla(ep("api", Get, "/health"), 9, 0),
+        // hidden and anonymous: the incident's export endpoint
+        vanilla(ep("api", Get, "/admin/export"), 6, 0),
+        // hidden and guarded
+        vanilla(ep("api", Get, "/internal/sessions"), 2, 3),
+    ];
+    let mut eps = eps;
+    eps[2].status.record(Some(403));
+    eps[2].requests += 1;
+    eps[2].evidence = AuthEvidence::REJECTED;
+    let r = run(&eps, &bind("api", s.clone()));
+    assert_eq!(r.summary.services_auth_refusals_only, vec!["api"]);
+    assert!(r.summary.services_auth_unknown.is_empty());
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind != FindingKind::Unobserved)
+        .map(|f| (f.kind, f.method, f.path.as_str(), f.auth, f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                FindingKind::Shadow,
+                Get,
+                "/admin/export",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
+            (
+                FindingKind::Shadow,
+                Get,
+                "/internal/sessions",
+                AuthLevel::Enforced,
+                Severity::High
+            ),
+            (
+                FindingKind::Unauthenticated,
+                Get,
+                "/admin/export",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
+            (
+                FindingKind::Unauthenticated,
+                Delete,
+                "/api/orders/{id}",
+                AuthLevel::Missing,
+                Severity::High
+            ),
+        ]
+    );
+    let del = &r.findings[3];
+    assert!(
+        del.reason.contains("never refused a caller"),
+        "{}",
+        del.reason
+    );
+
+    // The same traffic with the Authorization header captured: per-request evidence, and
+    // the successes of the enforced endpoint are authenticated.
+    let mut captured = eps.clone();
+    for e in &mut captured {
+        if e.evidence.contains(AuthEvidence::REJECTED) {
+            e.ok_with_auth = e.ok_without_auth;
+            e.ok_without_auth = 0;
+            e.evidence |= AuthEvidence::CREDENTIAL;
+        }
+    }
+    let r = run(&captured, &bind("api", s));
+    assert!(r.summary.services_auth_refusals_only.is_empty());
+    let unauth: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unauthenticated)
+        .map(|f| (f.method, f.path.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        unauth,
+        vec![
+            (Get, "/admin/export", Severity::Critical),
+            (Delete, "/api/orders/{id}", Severity::Critical),
+        ]
+    );
+}
+
+#[test]
+fn auth_levels_by_what_the_service_shows() {
+    use AuthLevel::*;
+    let rej = AuthEvidence::REJECTED;
+    let none = AuthEvidence::NONE;
+    let per = ServiceAuth::PerRequest;
+    let refusals = ServiceAuth::RefusalsOnly;
+    assert_eq!(auth_level(0, 5, rej, ServiceAuth::Unknown), Unknown);
+    assert_eq!(auth_level(0, 0, rej, refusals), None);
+    assert_eq!(auth_level(0, 5, rej, refusals), Enforced);
+    assert_eq!(auth_level(0, 5, none, refusals), Missing);
+    assert_eq!(
+        auth_level(0, 5, rej, per),
+        Missing,
+        "evidence exists elsewhere"
+    );
+    assert_eq!(auth_level(5, 0, none, per), Present);
+    assert_eq!(auth_level(5, 1, rej, per), Mixed);
+    assert_eq!(ServiceAuth::of([none, rej]), refusals);
+    assert_eq!(ServiceAuth::of([rej, AuthEvidence::MIDDLEWARE]), per);
+    assert_eq!(ServiceAuth::of([none]), ServiceAuth::Unknown);
+    assert_eq!(ServiceAuth::of([]), ServiceAuth::Unknown);
+}
