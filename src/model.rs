@@ -462,6 +462,11 @@ pub enum AttrKey {
     ExpressType,
     /// `router.name` (Express 5 route-level middleware).
     RouterName,
+    /// `nestjs.type` (`request_context`, `handler`, `app_creation`) from
+    /// @opentelemetry/instrumentation-nestjs-core.
+    NestjsType,
+    /// `fastify.type` (`hook`, `route-hook`, `request-handler`) from @fastify/otel.
+    FastifyType,
     /// `rpc.system`: marks RPC spans that are not HTTP endpoints.
     RpcSystem,
     /// `db.system`, `db.system.name`, `messaging.system`: a client span to a database or a
@@ -472,7 +477,7 @@ pub enum AttrKey {
 }
 
 impl AttrKey {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 21;
 }
 
 /// Maps raw attribute keys to the [`AttrKey`]s `normalize` reads: the conventions' own
@@ -528,8 +533,10 @@ impl AttrKeys {
             11 if same(key, b"http.target") => HttpTarget,
             11 if same(key, b"net.peer.ip") => PeerAddress,
             11 if same(key, b"router.name") => RouterName,
+            11 if same(key, b"nestjs.type") => NestjsType,
             12 if same(key, b"express.name") => ExpressName,
             12 if same(key, b"express.type") => ExpressType,
+            12 if same(key, b"fastify.type") => FastifyType,
             14 if same(key, b"client.address") => ClientAddress,
             14 if same(key, b"db.system.name") => DataSystem,
             15 if same(key, b"http.user_agent") => UserAgent,
@@ -684,6 +691,9 @@ pub struct StatusCounts {
     pub s401: u64,
     pub s403: u64,
     pub s404: u64,
+    /// Method not allowed: the framework refused the method on a path it knows.
+    #[serde(default)]
+    pub s405: u64,
     pub s429: u64,
     /// Requests whose span carried no status code.
     pub unknown: u64,
@@ -701,6 +711,7 @@ impl StatusCounts {
                     Some(401) => self.s401 += 1,
                     Some(403) => self.s403 += 1,
                     Some(404) => self.s404 += 1,
+                    Some(405) => self.s405 += 1,
                     Some(429) => self.s429 += 1,
                     _ => {}
                 }
@@ -719,6 +730,7 @@ impl StatusCounts {
         self.s401 += o.s401;
         self.s403 += o.s403;
         self.s404 += o.s404;
+        self.s405 += o.s405;
         self.s429 += o.s429;
         self.unknown += o.unknown;
     }
@@ -993,6 +1005,8 @@ mod tests {
             ("express.name", ExpressName),
             ("express.type", ExpressType),
             ("router.name", RouterName),
+            ("nestjs.type", NestjsType),
+            ("fastify.type", FastifyType),
             ("rpc.system", RpcSystem),
             ("db.system", DataSystem),
             ("db.system.name", DataSystem),

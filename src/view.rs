@@ -98,6 +98,14 @@ pub fn build(
                 ));
                 Authority::Undocumented
             }
+            Placement::RefusedOnly { path } => {
+                e.template = path;
+                e.explanation = Some(
+                    "undocumented, and every request was refused (404/405): not an API, `diff` does not report it"
+                        .to_owned(),
+                );
+                Authority::Undocumented
+            }
             Placement::NotCompared | Placement::NotFoundOnly => {
                 rest.push(e);
                 rest_index.push(i);

@@ -730,3 +730,43 @@ fn formats_parse_from_flags() {
     assert_eq!(Format::parse("md"), Some(Format::Markdown));
     assert!(Path::new("tests/data/sarif-schema-2.1.0.json").exists());
 }
+
+/// A vanilla install (FastAPI `Depends`, DRF permissions): only refusals are seen. Text and
+/// Markdown say so and name the setting that gives per-request evidence.
+#[test]
+fn a_refusals_only_service_is_said_with_the_fix() {
+    use Method::*;
+    let mut eps = vec![
+        ep(Get, "/api/v3/pet/{petId}", true, 0, 40, 6),
+        ep(Get, "/api/v3/admin/export", false, 0, 21, 0),
+    ];
+    for e in &mut eps {
+        e.service = "shop".into();
+    }
+    let specs = vec![SpecBinding {
+        service: "shop".into(),
+        spec: petstore3(),
+    }];
+    let r = diff::diff(&eps, &specs, &DiffOptions::default());
+    assert_eq!(r.summary.services_auth_refusals_only, vec!["shop"]);
+    for format in [Format::Text, Format::Markdown] {
+        let out = output::render(&r, format, &opts());
+        assert!(out.contains("shows auth only as refusals"), "{out}");
+        for setting in [
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=authorization",
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS=authorization",
+            "headersToSpanAttributes",
+            "-Dotel.instrumentation.http.server.capture-request-headers=authorization",
+        ] {
+            assert!(out.contains(setting), "{format:?} lacks {setting}");
+        }
+    }
+    let pet = r
+        .findings
+        .iter()
+        .find(|f| f.path == "/pet/{petId}" && f.method == Get);
+    assert!(
+        pet.is_none(),
+        "an enforced documented operation is not accused"
+    );
+}

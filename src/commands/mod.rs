@@ -132,6 +132,8 @@ pub fn pipeline_config(config: &Config) -> anyhow::Result<crate::pipeline::Pipel
         cfg.inventory.join_window = std::time::Duration::from_secs(s);
     }
     cfg.rules = config.normalize.clone();
+    // A route's last parameter named like a path covers a route-less request's rest.
+    cfg.inventory.rest_params = cfg.rules.slashy_params.clone();
     cfg.attr_keys = crate::model::AttrKeys::with_extra(
         &config.ingest.identity_attributes,
         &config.ingest.credential_headers,

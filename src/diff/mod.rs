@@ -130,6 +130,10 @@ pub enum AuthLevel {
     Missing,
     /// The service shows no auth evidence anywhere: its instrumentation cannot tell.
     Unknown,
+    /// The endpoint refused callers (401/403) and served others, in a service whose only
+    /// evidence is refusals ([`ServiceAuth::RefusalsOnly`]): something enforces auth here,
+    /// but successful requests carry nothing that says who they were.
+    Enforced,
     /// No successful requests (or no traffic) to judge by.
     None,
 }
@@ -141,10 +145,72 @@ impl AuthLevel {
             AuthLevel::Mixed => "mixed",
             AuthLevel::Missing => "missing",
             AuthLevel::Unknown => "unknown",
+            AuthLevel::Enforced => "enforced",
             AuthLevel::None => "none",
         }
     }
 }
+
+/// What a service's traffic as a whole shows about authentication, which decides what the
+/// absence of evidence on one endpoint means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAuth {
+    /// No evidence anywhere: nothing can be said ([`AuthLevel::Unknown`]).
+    Unknown,
+    /// Only refusals (401/403): auth runs (FastAPI `Depends`, DRF permission classes, NestJS
+    /// guards, Koa middleware emit nothing when they let a request through), but no
+    /// successful request can show it. An endpoint that refused callers is
+    /// [`AuthLevel::Enforced`]; one that never refused anyone is still `missing`.
+    RefusalsOnly,
+    /// Some request carried per-request evidence (middleware span, identity, credential).
+    PerRequest,
+}
+
+impl ServiceAuth {
+    /// From the evidence of every endpoint of the service.
+    pub fn of(evidence: impl IntoIterator<Item = crate::model::AuthEvidence>) -> ServiceAuth {
+        let all = evidence
+            .into_iter()
+            .fold(crate::model::AuthEvidence::NONE, |a, e| a | e);
+        if all.authenticated() {
+            ServiceAuth::PerRequest
+        } else if all.is_empty() {
+            ServiceAuth::Unknown
+        } else {
+            ServiceAuth::RefusalsOnly
+        }
+    }
+}
+
+/// The auth level of traffic with these counts and evidence in a service showing `service`.
+pub fn auth_level(
+    ok_with_auth: u64,
+    ok_without_auth: u64,
+    evidence: crate::model::AuthEvidence,
+    service: ServiceAuth,
+) -> AuthLevel {
+    if service == ServiceAuth::Unknown {
+        AuthLevel::Unknown
+    } else if ok_with_auth + ok_without_auth == 0 {
+        AuthLevel::None
+    } else if ok_without_auth == 0 {
+        AuthLevel::Present
+    } else if ok_with_auth == 0 {
+        if service == ServiceAuth::RefusalsOnly
+            && evidence.contains(crate::model::AuthEvidence::REJECTED)
+        {
+            AuthLevel::Enforced
+        } else {
+            AuthLevel::Missing
+        }
+    } else {
+        AuthLevel::Mixed
+    }
+}
+
+/// What `diff` says about a service whose only evidence is refusals: the settings that make
+/// each SDK record the `Authorization` header (sanitised), which gives per-request evidence.
+pub const REFUSALS_ONLY_FIX: &str = "capture the Authorization header for per-request evidence: Python OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=authorization with OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS=authorization; Node @opentelemetry/instrumentation-http headersToSpanAttributes: { server: { requestHeaders: ['authorization'] } }; Java agent -Dotel.instrumentation.http.server.capture-request-headers=authorization";
 
 /// One finding. `path` is the documented template (relative to the spec's base path) for
 /// documented endpoints, and the full observed template with `{name}` parameters for
@@ -218,10 +284,18 @@ pub struct Summary {
     /// Services whose traffic shows no auth evidence anywhere: no unauthenticated findings
     /// are raised for them, their endpoints' auth is `unknown`.
     pub services_auth_unknown: Vec<String>,
+    /// Services whose only auth evidence is refusals (401/403, [`ServiceAuth::RefusalsOnly`]):
+    /// endpoints that refused callers are `enforced`, not accused; see [`REFUSALS_ONLY_FIX`].
+    pub services_auth_refusals_only: Vec<String>,
     /// Services seen in the traffic that no spec is bound to: not compared.
     pub services_without_spec: Vec<String>,
     /// Observed endpoints skipped because they only ever answered 404.
     pub skipped_not_found: usize,
+    /// Undocumented method/path pairs that never served a request: every answer was 405
+    /// (method not allowed), or 404/405 with no success. Frameworks put the route on such
+    /// refusals (FastAPI takes the route of a partial match, Django resolves the URL before
+    /// DRF answers 405); a pair that served nothing is not an API, so no shadow finding.
+    pub refused_only: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -302,18 +376,13 @@ impl Agg {
         }
     }
 
-    fn auth(&self, service_known: bool) -> AuthLevel {
-        if !service_known {
-            AuthLevel::Unknown
-        } else if self.ok_with_auth + self.ok_without_auth == 0 {
-            AuthLevel::None
-        } else if self.ok_without_auth == 0 {
-            AuthLevel::Present
-        } else if self.ok_with_auth == 0 {
-            AuthLevel::Missing
-        } else {
-            AuthLevel::Mixed
-        }
+    fn auth(&self, service: ServiceAuth) -> AuthLevel {
+        auth_level(
+            self.ok_with_auth,
+            self.ok_without_auth,
+            self.evidence,
+            service,
+        )
     }
 }
 
@@ -448,6 +517,9 @@ pub enum Placement {
     Implicit { binding: usize, op: u32 },
     /// Undocumented, under the path of its shadow finding (grouped as the findings are).
     Undocumented { path: PathTemplate },
+    /// Undocumented, but every request was refused (405, or 404/405): not an API, so no
+    /// finding; grouped as shadows are.
+    RefusedOnly { path: PathTemplate },
 }
 
 /// Compares observed endpoints with the specs bound to their services.
@@ -472,11 +544,11 @@ pub fn diff_placed(
     }
     let mut report = DiffReport::default();
     let mut documented: HashMap<(usize, u32), Agg> = HashMap::new();
-    let mut auth_known: HashMap<&str, bool> = HashMap::new();
+    let mut auth_known: HashMap<&str, ServiceAuth> = HashMap::new();
     let mut findings = Vec::new();
 
     for (service, eps) in &by_service {
-        let known = eps.iter().any(|(_, e)| !e.evidence.is_empty());
+        let known = ServiceAuth::of(eps.iter().map(|(_, e)| e.evidence));
         auth_known.insert(service, known);
         let bindings: Vec<usize> = (0..specs.len())
             .filter(|&i| specs[i].service == *service)
@@ -488,11 +560,16 @@ pub fn diff_placed(
                 .push((*service).to_owned());
             continue;
         }
-        if !known {
-            report
+        match known {
+            ServiceAuth::Unknown => report
                 .summary
                 .services_auth_unknown
-                .push((*service).to_owned());
+                .push((*service).to_owned()),
+            ServiceAuth::RefusalsOnly => report
+                .summary
+                .services_auth_refusals_only
+                .push((*service).to_owned()),
+            ServiceAuth::PerRequest => {}
         }
         let mut cands: Vec<ShadowCand<'_>> = Vec::new();
         for &(index, e) in eps {
@@ -535,7 +612,7 @@ pub fn diff_placed(
                 }
             }
         }
-        shadows(
+        report.summary.refused_only += shadows(
             service,
             known,
             &cands,
@@ -560,7 +637,7 @@ pub fn diff_placed(
                     base.clone(),
                     op,
                     agg,
-                    known.unwrap_or(false),
+                    known.unwrap_or(ServiceAuth::Unknown),
                     reason,
                 )
             };
@@ -592,18 +669,29 @@ pub fn diff_placed(
                     reason,
                 ));
             }
-            let level = agg.auth(known.unwrap_or(false));
+            let service_auth = known.unwrap_or(ServiceAuth::Unknown);
+            let level = agg.auth(service_auth);
             if op.security == Security::Required
                 && matches!(level, AuthLevel::Missing | AuthLevel::Mixed)
             {
                 let path = op.template.as_str();
-                let sev = unauth_severity(path, op.method, level, true);
-                let reason = format!(
+                let mut sev = unauth_severity(path, op.method, level, true);
+                if service_auth == ServiceAuth::RefusalsOnly {
+                    // Nothing shows who the successful requests were, either way: critical
+                    // needs evidence that they were anonymous (per-request evidence elsewhere).
+                    sev = sev.min(Severity::High);
+                }
+                let mut reason = format!(
                     "the spec requires authentication, but {} of {} successful request{} carried no auth evidence",
                     agg.ok_without_auth,
                     agg.ok_with_auth + agg.ok_without_auth,
                     plural(agg.ok_with_auth + agg.ok_without_auth)
                 );
+                if service_auth == ServiceAuth::RefusalsOnly {
+                    reason.push_str(
+                        ", and it never refused a caller (the service shows auth only as refusals)",
+                    );
+                }
                 findings.push(make(FindingKind::Unauthenticated, sev, Some(agg), reason));
             }
         }
@@ -651,7 +739,7 @@ fn doc_finding(
     base_path: Option<String>,
     op: &Operation,
     agg: Option<&Agg>,
-    service_known: bool,
+    service_known: ServiceAuth,
     reason: String,
 ) -> Finding {
     let empty = Agg::default();
@@ -716,6 +804,11 @@ fn resolve(
     } else {
         &[Fallback::Strict, Fallback::Swallow]
     };
+    // Level by level, an operation first, then a documented path with other methods: a path
+    // that matches as it is (an undocumented method on it) is a better answer than an
+    // operation reached only by a looser reading (an inferred `{id}` standing for a
+    // documented literal: `PATCH /releases/{id}/reactions` is not
+    // `PATCH /releases/assets/{asset_id}`).
     for &fallback in levels {
         for &b in bindings {
             let ops = &specs[b].spec.operations;
@@ -739,8 +832,6 @@ fn resolve(
                 }
             }
         }
-    }
-    for &fallback in levels {
         for &b in bindings {
             if let Some(w) = routers[b].full_match(obs, Want::Path, fallback) {
                 if method == Method::Options && opts.implicit_options {
@@ -921,18 +1012,27 @@ fn settle_single_values(
     (prepared, methods)
 }
 
+/// Whether an endpoint's answers were all refusals of the method or path: 405s, or 404s and
+/// 405s. Nothing was served there.
+fn refused_only(s: &StatusCounts) -> bool {
+    s.total() > 0 && s.s404 + s.s405 == s.total()
+}
+
+/// Shadow (and undocumented unauthenticated) findings of one service; returns how many
+/// undocumented pairs were left out as [`Summary::refused_only`].
 fn shadows(
     service: &str,
-    known: bool,
+    known: ServiceAuth,
     cands: &[ShadowCand<'_>],
     specs: &[SpecBinding],
     opts: &DiffOptions,
     out: &mut Vec<Finding>,
     placements: &mut [Placement],
-) {
+) -> usize {
     if cands.is_empty() {
-        return;
+        return 0;
     }
+    let mut refused = 0;
     let (prepared, documented_methods) = settle_single_values(cands);
     let grouped = group::group(&prepared, &opts.grouping);
     struct Merged {
@@ -962,12 +1062,19 @@ fn shadows(
     }
     for (c, k) in cands.iter().zip(&merged_key) {
         if let Some(m) = merged.get(k) {
-            placements[c.index] = Placement::Undocumented {
-                path: m.path.clone(),
+            let path = m.path.clone();
+            placements[c.index] = if refused_only(&m.agg.status) {
+                Placement::RefusedOnly { path }
+            } else {
+                Placement::Undocumented { path }
             };
         }
     }
     for ((method, _), m) in merged {
+        if refused_only(&m.agg.status) {
+            refused += 1;
+            continue;
+        }
         let binding = &specs[m.binding];
         let path = m.path.as_str().to_owned();
         // Relative to the spec's `paths` only when the path sits under one of its base
@@ -1038,10 +1145,16 @@ fn shadows(
                 m.agg.ok_with_auth + m.agg.ok_without_auth,
                 plural(m.agg.ok_with_auth + m.agg.ok_without_auth)
             );
+            if known == ServiceAuth::RefusalsOnly {
+                u.reason.push_str(
+                    ", and it never refused a caller (the service shows auth only as refusals)",
+                );
+            }
             out.push(u);
         }
         out.push(base);
     }
+    refused
 }
 
 #[cfg(test)]

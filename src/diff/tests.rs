@@ -913,3 +913,297 @@ fn values_among_words_with_shared_sub_paths() {
     assert!(group::looks_random("uyiXabzAMjlXJtXjghlnnSmh"));
     assert!(!group::looks_random("getPetByIdAndOwner"));
 }
+
+fn answered(mut e: EndpointStats, statuses: &[u16]) -> EndpointStats {
+    e.status = StatusCounts::default();
+    for &s in statuses {
+        e.status.record(Some(s));
+    }
+    e.requests = statuses.len() as u64;
+    let ok = statuses.iter().filter(|&&s| s < 400).count() as u64;
+    e.ok_with_auth = 0;
+    e.ok_without_auth = ok;
+    e.evidence = AuthEvidence::NONE;
+    e.source = TemplateSource::Route;
+    e
+}
+
+/// FastAPI and Django put `http.route` on their 405s: a method a documented path only ever
+/// refused is not an API (`PATCH /products/{id}`, `DELETE /health`).
+#[test]
+fn refused_only_method_path_pairs_are_not_shadows() {
+    let eps = with_auth_anchor(vec![
+        answered(
+            ep("petstore", Method::Patch, "/api/v3/pet/{petId}"),
+            &[405, 405, 405],
+        ),
+        answered(
+            ep("petstore", Method::Delete, "/api/v3/store/inventory"),
+            &[405],
+        ),
+        // only 404s and 405s: still nothing served
+        answered(
+            ep("petstore", Method::Put, "/api/v3/store/order/{orderId}"),
+            &[404, 405],
+        ),
+        // an undocumented route that served once is an API
+        answered(
+            ep("petstore", Method::Patch, "/api/v3/user/{username}"),
+            &[405, 200],
+        ),
+        // a refusal that is not about the method (validation) is an API too
+        answered(
+            ep("petstore", Method::Post, "/api/v3/pet/{petId}/tags"),
+            &[422, 422],
+        ),
+    ]);
+    let r = run(&eps, &bind("petstore", petstore3()));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec![
+            "POST /api/v3/pet/{petId}/tags",
+            "PATCH /api/v3/user/{username}"
+        ]
+    );
+    assert_eq!(r.summary.refused_only, 3);
+    assert_eq!(r.summary.shadow, 2);
+}
+
+/// GitHub's and GitLab's real specs with route-less traffic: an undocumented method on a
+/// documented path must be that path's shadow, not swallowed by a documented operation of a
+/// sibling path that only matches when an inferred parameter stands for one of its
+/// literals (`PATCH /releases/{id}/reactions` is not `PATCH /releases/assets/{asset_id}`).
+#[test]
+fn an_undocumented_method_on_a_documented_path_beats_a_loose_sibling_operation() {
+    use Method::*;
+    let gh = spec(
+        "",
+        vec![
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/{release_id}",
+                Security::Required,
+            ),
+            op(
+                Patch,
+                "/repos/{owner}/{repo}/releases/{release_id}",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/{release_id}/reactions",
+                Security::Required,
+            ),
+            op(
+                Post,
+                "/repos/{owner}/{repo}/releases/{release_id}/reactions",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/assets/{asset_id}",
+                Security::Required,
+            ),
+            op(
+                Patch,
+                "/repos/{owner}/{repo}/releases/assets/{asset_id}",
+                Security::Required,
+            ),
+            op(
+                Get,
+                "/repos/{owner}/{repo}/releases/tags/{tag}",
+                Security::Required,
+            ),
+        ],
+    );
+    let eps = vec![ep("gh", Patch, "/repos/octo/hello/releases/{id}/reactions")];
+    let r = run(&eps, &bind("gh", gh));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["PATCH /repos/{owner}/{repo}/releases/{release_id}/reactions"]
+    );
+    assert!(
+        r.findings[0].reason.contains("GET, POST"),
+        "{}",
+        r.findings[0].reason
+    );
+    assert_eq!(r.summary.operations_observed, 0);
+
+    let gl = spec(
+        "/api/v4",
+        vec![
+            op(Get, "/projects/{id}", Security::Required),
+            op(Put, "/projects/{id}", Security::Required),
+            op(
+                Get,
+                "/projects/{id}/notification_settings",
+                Security::Required,
+            ),
+            op(
+                Put,
+                "/projects/{id}/notification_settings",
+                Security::Required,
+            ),
+            op(Post, "/projects/user/{user_id}", Security::Required),
+        ],
+    );
+    let eps = vec![ep(
+        "gl",
+        Post,
+        "/api/v4/projects/{id}/notification_settings",
+    )];
+    let r = run(&eps, &bind("gl", gl));
+    assert_eq!(
+        of(&r, FindingKind::Shadow),
+        vec!["POST /api/v4/projects/{id}/notification_settings"]
+    );
+    assert_eq!(r.summary.operations_observed, 0);
+}
+
+/// Traffic of a vanilla install (FastAPI `Depends(HTTPBearer())`, DRF permission classes,
+/// NestJS guards, Koa middleware): a successful request carries no evidence, only the 401s
+/// of the endpoints that enforce auth are seen.
+fn vanilla(e: EndpointStats, ok: u64, refused: u64) -> EndpointStats {
+    let mut e = answered(e, &[]);
+    for _ in 0..ok {
+        e.status.record(Some(200));
+    }
+    for _ in 0..refused {
+        e.status.record(Some(401));
+    }
+    e.requests = ok + refused;
+    e.ok_without_auth = ok;
+    if refused > 0 {
+        e.evidence = AuthEvidence::REJECTED;
+    }
+    e
+}
+
+#[test]
+fn a_service_whose_only_evidence_is_refusals_accuses_only_what_never_refused() {
+    use Method::*;
+    let s = spec(
+        "",
+        vec![
+            op(Get, "/api/orders/{id}", Security::Required),
+            op(Delete, "/api/orders/{id}", Security::Required),
+            op(Get, "/api/orders", Security::Required),
+            op(Get, "/health", Security::Public),
+        ],
+    );
+    let eps = vec![
+        // documented, secured and enforced: 401s of its own, successes without evidence
+        vanilla(ep("api", Get, "/api/orders/{id}"), 12, 4),
+        // documented as secured, never refused anyone: nothing shows it is secured
+        vanilla(ep("api", Delete, "/api/orders/{id}"), 3, 0),
+        // documented as secured, refused once (a 403 counts the same)
+        vanilla(ep("api", Get, "/api/orders"), 5, 0),
+        vanilla(ep("api", Get, "/health"), 9, 0),
+        // hidden and anonymous: the incident's export endpoint
+        vanilla(ep("api", Get, "/admin/export"), 6, 0),
+        // hidden and guarded
+        vanilla(ep("api", Get, "/internal/sessions"), 2, 3),
+    ];
+    let mut eps = eps;
+    eps[2].status.record(Some(403));
+    eps[2].requests += 1;
+    eps[2].evidence = AuthEvidence::REJECTED;
+    let r = run(&eps, &bind("api", s.clone()));
+    assert_eq!(r.summary.services_auth_refusals_only, vec!["api"]);
+    assert!(r.summary.services_auth_unknown.is_empty());
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind != FindingKind::Unobserved)
+        .map(|f| (f.kind, f.method, f.path.as_str(), f.auth, f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                FindingKind::Shadow,
+                Get,
+                "/admin/export",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
+            (
+                FindingKind::Shadow,
+                Get,
+                "/internal/sessions",
+                AuthLevel::Enforced,
+                Severity::High
+            ),
+            (
+                FindingKind::Unauthenticated,
+                Get,
+                "/admin/export",
+                AuthLevel::Missing,
+                Severity::Critical
+            ),
+            (
+                FindingKind::Unauthenticated,
+                Delete,
+                "/api/orders/{id}",
+                AuthLevel::Missing,
+                Severity::High
+            ),
+        ]
+    );
+    let del = &r.findings[3];
+    assert!(
+        del.reason.contains("never refused a caller"),
+        "{}",
+        del.reason
+    );
+
+    // The same traffic with the Authorization header captured: per-request evidence, and
+    // the successes of the enforced endpoint are authenticated.
+    let mut captured = eps.clone();
+    for e in &mut captured {
+        if e.evidence.contains(AuthEvidence::REJECTED) {
+            e.ok_with_auth = e.ok_without_auth;
+            e.ok_without_auth = 0;
+            e.evidence |= AuthEvidence::CREDENTIAL;
+        }
+    }
+    let r = run(&captured, &bind("api", s));
+    assert!(r.summary.services_auth_refusals_only.is_empty());
+    let unauth: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unauthenticated)
+        .map(|f| (f.method, f.path.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        unauth,
+        vec![
+            (Get, "/admin/export", Severity::Critical),
+            (Delete, "/api/orders/{id}", Severity::Critical),
+        ]
+    );
+}
+
+#[test]
+fn auth_levels_by_what_the_service_shows() {
+    use AuthLevel::*;
+    let rej = AuthEvidence::REJECTED;
+    let none = AuthEvidence::NONE;
+    let per = ServiceAuth::PerRequest;
+    let refusals = ServiceAuth::RefusalsOnly;
+    assert_eq!(auth_level(0, 5, rej, ServiceAuth::Unknown), Unknown);
+    assert_eq!(auth_level(0, 0, rej, refusals), None);
+    assert_eq!(auth_level(0, 5, rej, refusals), Enforced);
+    assert_eq!(auth_level(0, 5, none, refusals), Missing);
+    assert_eq!(
+        auth_level(0, 5, rej, per),
+        Missing,
+        "evidence exists elsewhere"
+    );
+    assert_eq!(auth_level(5, 0, none, per), Present);
+    assert_eq!(auth_level(5, 1, rej, per), Mixed);
+    assert_eq!(ServiceAuth::of([none, rej]), refusals);
+    assert_eq!(ServiceAuth::of([rej, AuthEvidence::MIDDLEWARE]), per);
+    assert_eq!(ServiceAuth::of([none]), ServiceAuth::Unknown);
+    assert_eq!(ServiceAuth::of([]), ServiceAuth::Unknown);
+}

@@ -52,6 +52,10 @@ pub struct InventoryConfig {
     pub max_callers: usize,
     /// Distinct user agents kept per endpoint.
     pub max_user_agents: usize,
+    /// Route parameter names (case-insensitive) that hold slash-separated values when they
+    /// end a route (`/files/{path}` covers `/files/fonts/inter/a.woff2`): the normaliser's
+    /// `slashy_params`.
+    pub rest_params: Vec<String>,
 }
 
 impl Default for InventoryConfig {
@@ -64,6 +68,7 @@ impl Default for InventoryConfig {
             max_examples: 3,
             max_callers: 16,
             max_user_agents: 8,
+            rest_params: crate::normalize::Rules::default().slashy_params,
         }
     }
 }
@@ -232,6 +237,8 @@ struct Bucket {
     /// Every request in it had no route and a redirect or refusal (3xx, 4xx) for an answer:
     /// possibly the framework answering before routing (see [`Inventory::absorb`]).
     unrouted_refusals: bool,
+    /// Every request in it had no route (see [`EndpointTable::covering_route`]).
+    unrouted: bool,
 }
 
 /// The example paths and callers of one batch's buckets, in one buffer. A batch folds
@@ -385,6 +392,7 @@ impl BatchDelta {
                                 callers: TextList::EMPTY,
                                 user_agents: TextList::EMPTY,
                                 unrouted_refusals: true,
+                                unrouted: true,
                             });
                             by_content.insert(key, i);
                             i
@@ -395,6 +403,7 @@ impl BatchDelta {
                 }
             };
             let bucket = &mut buckets[idx as usize];
+            bucket.unrouted &= !obs.routed;
             bucket.unrouted_refusals &=
                 !obs.routed && obs.status.is_some_and(answered_before_routing);
             let agg = &mut bucket.agg;
@@ -622,6 +631,41 @@ impl EndpointTable {
         })
     }
 
+    /// The template of the service's route that describes an inferred template, if one does
+    /// and it differs: a route of the same method (GET's for HEAD) before one of another
+    /// method (a refused method on a routed path is still that path), then the one with the
+    /// most literal segments (`/users/me` before `/users/{id}`), then the first by text.
+    /// Strict, unlike [`EndpointTable::unclaimed`]: segment by segment, a route's last
+    /// parameter covering a longer rest only when named like a path (`rest`).
+    fn covering_route(
+        &self,
+        service: &Arc<str>,
+        method: Method,
+        template: &PathTemplate,
+        rest: &[String],
+    ) -> Option<PathTemplate> {
+        let &sid = self.service_ids.get(service)?;
+        let mut best: Option<((bool, usize, std::cmp::Reverse<&str>), &str)> = None;
+        for &id in &self.services[sid as usize].routes {
+            let e = &self.entries[id as usize];
+            let text = self.template(e);
+            if !route_describes(text, template, rest) {
+                continue;
+            }
+            let same = e.method == method || (method == Method::Head && e.method == Method::Get);
+            let literals = text
+                .split('/')
+                .filter(|s| !s.is_empty() && !s.contains('{'))
+                .count();
+            let key = (same, literals, std::cmp::Reverse(text));
+            if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                best = Some((key, text));
+            }
+        }
+        let (_, text) = best?;
+        (text != template.as_str()).then(|| PathTemplate::from_canonical(text.to_owned()))
+    }
+
     /// The id of an interned endpoint, or the free index slot it would take.
     fn find(&self, sid: u32, method: Method, template: &PathTemplate) -> Result<u32, u64> {
         let mut h = self.hasher.hash_one((sid, method, template.as_str()));
@@ -661,6 +705,35 @@ fn route_covers(route: &str, template: &PathTemplate) -> bool {
             (None, None) => return true,
             (Some(Segment::Param(_) | Segment::Mixed(_)), _) if r.peek().is_none() => return true,
             (Some(Segment::Param(_) | Segment::Mixed(_)), Some(_)) => {}
+            (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a.eq_ignore_ascii_case(b) => {
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Whether a route's template describes an inferred one segment by segment: a parameter
+/// any segment, a mixed segment (`{name}.{ext}`) a literal it fits, text the same text in any
+/// case; a last parameter named like a path (`rest`) also any longer rest.
+fn route_describes(route: &str, template: &PathTemplate, rest: &[String]) -> bool {
+    let mut r = route
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(Segment::classify)
+        .peekable();
+    let mut t = template.segments();
+    loop {
+        match (r.next(), t.next()) {
+            (None, None) => return true,
+            (Some(Segment::Param(name)), Some(_))
+                if r.peek().is_none() && rest.iter().any(|p| p.eq_ignore_ascii_case(name)) =>
+            {
+                return true
+            }
+            (Some(Segment::Param(_)), Some(_)) => {}
+            (Some(Segment::Mixed(m)), Some(Segment::Literal(l)))
+                if crate::normalize::route::glob(m.as_bytes(), l.as_bytes()) => {}
+            (Some(Segment::Mixed(m)), Some(Segment::Mixed(o))) if m == o => {}
             (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a.eq_ignore_ascii_case(b) => {
             }
             _ => return false,
@@ -896,7 +969,11 @@ impl Inventory {
         let mut ids: Vec<Option<u32>> = vec![None; delta.buckets.len()];
         let mut unrouted = 0;
         let texts = &delta.texts;
-        if delta.buckets.iter().any(|b| b.unrouted_refusals) {
+        if delta
+            .buckets
+            .iter()
+            .any(|b| b.unrouted && b.agg.source == TemplateSource::Inferred)
+        {
             // The batch's own routes count before its unrouted requests are judged.
             let (routes, rest): (Vec<_>, Vec<_>) = delta
                 .buckets
@@ -1006,6 +1083,7 @@ impl Inventory {
             callers,
             user_agents,
             unrouted_refusals,
+            unrouted: no_route,
         } = b;
         // Express answers 401 from app-level auth, Flask 405 or a trailing-slash redirect,
         // before any route matched: with no route in the span tree, a redirect or refusal is
@@ -1018,6 +1096,16 @@ impl Inventory {
             *unrouted += agg.requests;
             return None;
         }
+        // Koa loses the route of a request a shared middleware answered, NestJS 12 reports
+        // none at all: a route-less request that one of the service's routes covers is that
+        // route's endpoint, not a row per id, username or slug.
+        let template = match no_route && agg.source == TemplateSource::Inferred {
+            true => self
+                .table
+                .covering_route(&service, method, &template, &self.cfg.rest_params)
+                .unwrap_or(template),
+            false => template,
+        };
         match self.table.intern(&service, method, &template, cap) {
             Interning::Known(id) => {
                 if agg.source == TemplateSource::Route {

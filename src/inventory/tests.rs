@@ -603,7 +603,8 @@ fn refusals_no_route_claimed_are_probes_in_a_service_that_names_routes() {
     let b = batch(vec![
         unrouted("shop", Method::Get, "/.env", 401, 1),
         unrouted("shop", Method::Post, "/wp-login.php", 401, 2),
-        // Covered by the route below: a real endpoint refused before routing.
+        // Covered by the route below: a real endpoint refused before routing, counted
+        // under that route.
         unrouted("shop", Method::Get, "/api/v1/users/{id}", 401, 3),
         // Flask's DELETE on a GET-only route: 405, no route for that method.
         unrouted("shop", Method::Delete, "/healthz", 405, 4),
@@ -631,7 +632,6 @@ fn refusals_no_route_claimed_are_probes_in_a_service_that_names_routes() {
         templates(&d),
         vec![
             (Method::Get, "/admin/export"),
-            (Method::Get, "/api/v1/users/{id}"),
             (Method::Get, "/api/v1/users/{userId}"),
             (Method::Get, "/crash"),
             (Method::Get, "/healthz"),
@@ -649,7 +649,7 @@ fn refusals_no_route_claimed_are_probes_in_a_service_that_names_routes() {
     assert_eq!(inv.counters().unrouted, 5);
     assert_eq!(
         templates(&inv.take_delta()),
-        vec![(Method::Get, "/api/v1/users/{id}")]
+        vec![(Method::Get, "/api/v1/users/{userId}")]
     );
 }
 
@@ -776,4 +776,83 @@ fn user_agents_are_kept_distinct_bounded_and_clipped() {
     );
     assert!(long.starts_with(&agents[1]));
     assert_eq!(agents[2], "sdk/0");
+}
+
+/// Koa (@opentelemetry/instrumentation-koa) loses the route of a 401 answered by a middleware
+/// shared across routes, and of requests a router-level middleware ends: route-less requests
+/// that a known route of the service describes are counted under that route, whatever their
+/// answer, instead of one literal row per username or file.
+#[test]
+fn route_less_requests_a_route_describes_take_its_template() {
+    let cfg = InventoryConfig::default();
+    let mut inv = Inventory::new(cfg.clone());
+    seed_route(
+        &mut inv,
+        "koa",
+        Method::Post,
+        "/api/profiles/{username}/follow",
+    );
+    seed_route(&mut inv, "koa", Method::Get, "/api/profiles/{username}");
+    seed_route(&mut inv, "koa", Method::Get, "/api/profiles/me");
+    seed_route(&mut inv, "koa", Method::Get, "/api/files/{path}");
+    seed_route(&mut inv, "koa", Method::Get, "/api/reports/{name}.{ext}");
+    let b = batch(vec![
+        unrouted("koa", Method::Post, "/api/profiles/sybil/follow", 401, 1),
+        unrouted("koa", Method::Post, "/api/profiles/carol.w/follow", 200, 2),
+        // A refused method on a routed path is still that path.
+        unrouted("koa", Method::Delete, "/api/profiles/sybil/follow", 200, 3),
+        // The most literal route wins.
+        unrouted("koa", Method::Get, "/api/profiles/me", 401, 4),
+        unrouted("koa", Method::Get, "/api/profiles/dave", 500, 5),
+        // A last parameter named like a path takes the rest.
+        unrouted(
+            "koa",
+            Method::Get,
+            "/api/files/fonts/inter/inter-var.woff2",
+            200,
+            6,
+        ),
+        unrouted("koa", Method::Get, "/api/reports/q1.pdf", 200, 7),
+        // Not described by any route: kept as inferred.
+        unrouted(
+            "koa",
+            Method::Get,
+            "/api/profiles/sybil/followers/extra",
+            200,
+            8,
+        ),
+        unrouted("koa", Method::Get, "/metrics", 200, 9),
+    ]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(inv.counters().unrouted, 0);
+    let d = inv.take_delta();
+    assert_eq!(
+        templates(&d),
+        vec![
+            (Method::Get, "/api/files/{path}"),
+            (Method::Get, "/api/profiles/me"),
+            (Method::Get, "/api/profiles/sybil/followers/extra"),
+            (Method::Get, "/api/profiles/{username}"),
+            (Method::Get, "/api/reports/{name}.{ext}"),
+            (Method::Get, "/metrics"),
+            (Method::Post, "/api/profiles/{username}/follow"),
+            (Method::Delete, "/api/profiles/{username}/follow"),
+        ]
+    );
+    let follow = find(&d, Method::Post, "/api/profiles/{username}/follow");
+    assert_eq!((follow.requests, follow.status.s401), (2, 1));
+
+    // A service whose instrumentation names no routes keeps what inference says.
+    let b = batch(vec![unrouted(
+        "nest12",
+        Method::Get,
+        "/api/profiles/sybil",
+        200,
+        10,
+    )]);
+    inv.absorb(bd(b, &cfg), Instant::now());
+    assert_eq!(
+        templates(&inv.take_delta()),
+        vec![(Method::Get, "/api/profiles/sybil")]
+    );
 }

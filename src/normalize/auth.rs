@@ -1,8 +1,9 @@
 //! Auth evidence: which spans show that authentication ran for a request. Names of in-process
 //! child spans are matched against word patterns (`requireAuth`, `passport.authenticate`,
 //! `security filterchain before`), Express's own attributes are preferred over its span names
-//! (which embed route paths), identity and credential attributes count by presence only, and a
-//! 401/403 on the server span proves enforcement.
+//! (which embed route paths), spans a framework marks as the application's own handler
+//! ([`HANDLER_TYPES`]) never count by name, identity and credential attributes count by
+//! presence only, and a 401/403 on the server span proves enforcement.
 //!
 //! Name matching is word-aware without allocating: a pattern must start at a word boundary
 //! (start, after a separator, at a camelCase hump), may run across separators (`apikey` matches
@@ -79,6 +80,23 @@ impl Default for AuthRules {
         }
     }
 }
+
+/// Span types that frameworks' instrumentations give the application's own handlers and
+/// routers: their names are the application's (`InternalController.listSessions`,
+/// `handler - login`, `router - /auth`), not middleware, so they never count as auth by
+/// name, however auth-like the name. Hooks, middleware and guards (`fastify.type` `hook`:
+/// `onRequest - authenticate`) still do.
+const HANDLER_TYPES: &[(AttrKey, &[&str])] = &[
+    // @opentelemetry/instrumentation-express
+    (AttrKey::ExpressType, &["router", "request_handler"]),
+    // @opentelemetry/instrumentation-nestjs-core: the controller method and its context
+    (
+        AttrKey::NestjsType,
+        &["request_context", "handler", "app_creation"],
+    ),
+    // @fastify/otel: the route's handler
+    (AttrKey::FastifyType, &["request-handler"]),
+];
 
 /// [`AuthRules`] compiled for the hot path.
 #[derive(Debug, Clone)]
@@ -171,16 +189,15 @@ impl AuthMatcher {
                 return true;
             }
         }
-        match a.str(AttrKey::ExpressType) {
-            // Router and handler span names embed the route (`router - /auth`): a path is not
-            // middleware, so only the instrumentation's own name attribute is read.
-            Some("router") | Some("request_handler") => return false,
-            Some("middleware") => {
-                if let Some(n) = a.str(AttrKey::ExpressName) {
-                    return memo.matches(self, n);
-                }
+        if is_handler(a) {
+            return false;
+        }
+        // Express middleware span names may embed the mount path: its own name attribute is
+        // the middleware's name.
+        if a.str(AttrKey::ExpressType) == Some("middleware") {
+            if let Some(n) = a.str(AttrKey::ExpressName) {
+                return memo.matches(self, n);
             }
-            _ => {}
         }
         // Middleware runs in-process; a CLIENT span named `SELECT sessions` or a call to
         // `GET /oauth/token` elsewhere is not this request's authentication.
@@ -220,6 +237,14 @@ impl AuthMatcher {
             .iter()
             .any(|e| e.as_bytes().eq_ignore_ascii_case(word))
     }
+}
+
+/// Whether a framework's own attributes mark the span as an application handler.
+fn is_handler(a: &Attrs<'_, '_>) -> bool {
+    HANDLER_TYPES.iter().any(|(key, values)| {
+        a.str(*key)
+            .is_some_and(|v| values.iter().any(|h| v.eq_ignore_ascii_case(h)))
+    })
 }
 
 /// Names already matched in this batch: every request through the same middleware has a
@@ -425,6 +450,62 @@ mod tests {
             ],
         );
         assert_eq!(ev(&router), AuthEvidence::NONE);
+    }
+
+    /// @opentelemetry/instrumentation-nestjs-core: the request context span is named
+    /// `Controller.method`, the handler span after the method; neither is a guard.
+    #[test]
+    fn nestjs_controller_spans_never_count_by_name() {
+        let ctx = child(
+            "InternalController.listSessions",
+            SpanKind::Internal,
+            &[
+                (AttrKey::NestjsType, "request_context"),
+                (AttrKey::HttpRoute, "/internal/sessions"),
+            ],
+        );
+        assert_eq!(ev(&ctx), AuthEvidence::NONE);
+        let handler = child(
+            "listSessions",
+            SpanKind::Internal,
+            &[(AttrKey::NestjsType, "handler")],
+        );
+        assert_eq!(ev(&handler), AuthEvidence::NONE);
+        let login = child(
+            "AuthController.login",
+            SpanKind::Internal,
+            &[(AttrKey::NestjsType, "request_context")],
+        );
+        assert_eq!(ev(&login), AuthEvidence::NONE);
+    }
+
+    /// @fastify/otel: hooks keep counting by name, the route's handler never does.
+    #[test]
+    fn fastify_hooks_count_and_handlers_do_not() {
+        let hook = child(
+            "onRequest - authenticate",
+            SpanKind::Internal,
+            &[(AttrKey::FastifyType, "hook")],
+        );
+        assert_eq!(ev(&hook), AuthEvidence::MIDDLEWARE);
+        let route_hook = child(
+            "preHandler - verifyJwt",
+            SpanKind::Internal,
+            &[(AttrKey::FastifyType, "route-hook")],
+        );
+        assert_eq!(ev(&route_hook), AuthEvidence::MIDDLEWARE);
+        for name in [
+            "handler - login",
+            "handler - listSessions",
+            "handler - getToken",
+        ] {
+            let h = child(
+                name,
+                SpanKind::Internal,
+                &[(AttrKey::FastifyType, "request-handler")],
+            );
+            assert_eq!(ev(&h), AuthEvidence::NONE, "{name}");
+        }
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //!
 //! Syntaxes: Express/path-to-regexp (`:id`, `:id?`, `:id(\\d+)`, `:p*`, `*`, Express 5 `*splat`
 //! and `{/:opt}` groups), Flask/Werkzeug (`<id>`, `<int:id>`, `<path:p>`), ASP.NET/Spring/
-//! FastAPI (`{id}`, `{id:int}`, `{id?}`, `{*rest}`, `{p:path}`) and bare regex groups (`(.*)`).
-//! All become `{name}`. Catch-alls (and parameters named like paths, see
-//! `Rules::slashy_params`) may span several segments when matching; optional ones may be absent.
+//! FastAPI (`{id}`, `{id:int}`, `{id?}`, `{*rest}`, `{p:path}`), bare regex groups (`(.*)`) and
+//! Django's `ResolverMatch.route` (`path()` converters like Flask's; `re_path` and DRF router
+//! regexes such as `^api/books/(?P<pk>[^/.]+)/$`: anchors dropped, named groups keep their
+//! names, DRF's `\.(?P<format>…)` suffix describes the same endpoint and is dropped).
+//! All become `{name}`. A regex group is one segment unless it can match a `/` (`.*`, `.+`,
+//! `[^.]+`): then, like catch-alls and parameters named like paths (see
+//! `Rules::slashy_params`), it may span several segments when matching; optional ones may be
+//! absent.
 
 use std::sync::OnceLock;
 
@@ -29,6 +34,9 @@ pub struct Route {
     /// For a route without parameters: whether its own text looks like a concrete path.
     /// Routes are shared and matched once per span; this is decided once.
     concrete: OnceLock<bool>,
+    /// DRF's format suffix was dropped from the route: a path's last segment may end in
+    /// `.json` (`/api/books/5.json`, `/api/books.json`) and still be this route.
+    format_suffix: bool,
 }
 
 /// Where a [`Segment`] of the template sits in its text, and which kind it is.
@@ -89,6 +97,7 @@ impl Route {
         } else {
             raw
         };
+        let (raw, format_suffix) = strip_regex_anchors(raw);
         let expanded;
         let raw = if raw.contains("{/") {
             expanded = expand_optional_groups(raw);
@@ -139,6 +148,7 @@ impl Route {
             optional,
             multi,
             concrete: OnceLock::new(),
+            format_suffix,
         })
     }
 
@@ -171,6 +181,21 @@ impl Route {
     /// compare percent-decoded and ASCII case-insensitively (Express and Spring match paths
     /// case-insensitively by default).
     pub fn match_path(&self, path: &str) -> RouteMatch {
+        if self.format_suffix {
+            let m = self.match_unsuffixed(path);
+            if m != RouteMatch::Full {
+                if let Some(bare) = without_format_suffix(path) {
+                    if self.match_unsuffixed(bare) == RouteMatch::Full {
+                        return RouteMatch::Full;
+                    }
+                }
+            }
+            return m;
+        }
+        self.match_unsuffixed(path)
+    }
+
+    fn match_unsuffixed(&self, path: &str) -> RouteMatch {
         if self.segs.len() > MAX_SEGMENTS {
             return RouteMatch::No;
         }
@@ -248,6 +273,108 @@ impl Route {
             RouteMatch::No
         }
     }
+}
+
+/// Drops regex anchors from a route (`^api/books/$`, `\Z`, DRF's optional trailing slash
+/// `/?$`) and DRF's format suffix group (`\.(?P<format>[a-z0-9]+)`), which
+/// `format_suffix_patterns` adds to every route for `/books/5.json`: the same endpoint as
+/// `/books/5`, and the one the spec documents. Returns whether the suffix was dropped.
+fn strip_regex_anchors(raw: &str) -> (&str, bool) {
+    let mut r = raw;
+    if let Some(rest) = r.strip_prefix('^') {
+        r = rest;
+    } else if let Some(rest) = r.strip_prefix("/^") {
+        r = rest;
+    }
+    let mut anchored = false;
+    loop {
+        if let Some(rest) = r.strip_suffix('$') {
+            // `\$` is a literal dollar, not an anchor.
+            if rest.ends_with('\\') {
+                break;
+            }
+            r = rest;
+        } else if let Some(rest) = r.strip_suffix("\\Z").or_else(|| r.strip_suffix("\\z")) {
+            r = rest;
+        } else {
+            break;
+        }
+        anchored = true;
+    }
+    if anchored {
+        r = r.strip_suffix("/?").unwrap_or(r);
+    }
+    let mut suffix = false;
+    if r.ends_with(')') {
+        if let Some(at) = r.rfind("\\.(?P<format>") {
+            if close_of(r.as_bytes(), at + 2, b'(', b')') == Some(r.len()) {
+                r = &r[..at];
+                suffix = true;
+            }
+        }
+    }
+    (r, suffix)
+}
+
+/// `path` without the `.ext` ending its last segment, if it has one.
+fn without_format_suffix(path: &str) -> Option<&str> {
+    let trimmed = path.trim_end_matches('/');
+    let last = trimmed.rfind('/').map_or(0, |i| i + 1);
+    let dot = trimmed[last..].rfind('.')?;
+    Some(&trimmed[..last + dot])
+}
+
+/// Whether a regex group's body can match a `/`, which makes it a rest parameter: `.`,
+/// `\S`/`\W`/`\D`, a literal slash, or a character class that admits one (`[^.]`, not
+/// `[^/.]`, `[-\w]` or `[0-9]`).
+fn can_match_slash(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\\' => {
+                if matches!(body.get(i + 1), Some(b'S' | b'W' | b'D' | b'/')) {
+                    return true;
+                }
+                i += 2;
+                continue;
+            }
+            b'.' | b'/' => return true,
+            b'[' => {
+                let mut j = i + 1;
+                let negated = body.get(j) == Some(&b'^');
+                if negated {
+                    j += 1;
+                }
+                let mut slash = false;
+                let mut broad = false;
+                let mut first = true;
+                while j < body.len() && (body[j] != b']' || first) {
+                    match body[j] {
+                        b'\\' => {
+                            match body.get(j + 1) {
+                                Some(b'/') => slash = true,
+                                Some(b'S' | b'W' | b'D') => broad = true,
+                                _ => {}
+                            }
+                            j += 1;
+                        }
+                        b'/' => slash = true,
+                        _ => {}
+                    }
+                    first = false;
+                    j += 1;
+                }
+                if (negated && !slash) || (!negated && (slash || broad)) {
+                    return true;
+                }
+                i = j + 1;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The non-empty segments of a concrete path, matrix parameters (`;jsessionid=...`) removed.
@@ -333,7 +460,7 @@ fn decoded_eq(raw: &str, lit: &str) -> bool {
 
 /// Matches a mixed template segment (`{name}.{ext}`, `{id}:cancel`) against a raw segment:
 /// each parameter takes at least one character.
-fn glob(pat: &[u8], s: &[u8]) -> bool {
+pub(crate) fn glob(pat: &[u8], s: &[u8]) -> bool {
     match pat.first() {
         None => s.is_empty(),
         Some(b'{') => {
@@ -552,9 +679,24 @@ fn convert_segment(seg: &str, out: &mut String) -> SegFlags {
             b'(' => {
                 if let Some(end) = close_of(b, i, b'(', b')') {
                     let inner = &seg[i + 1..end - 1];
-                    let many = inner.contains(".*") || inner.contains(".+") || inner.contains('/');
+                    // `(?P<name>…)` (Python) and `(?<name>…)` name their group.
+                    let named = inner
+                        .strip_prefix("?P<")
+                        .or_else(|| {
+                            inner
+                                .strip_prefix("?<")
+                                .filter(|r| !r.starts_with(['=', '!']))
+                        })
+                        .and_then(|r| r.find('>').map(|k| (&r[..k], &r[k + 1..])));
+                    let body = named.map_or(inner, |(_, body)| body);
+                    let many = can_match_slash(body.as_bytes());
                     f.multi |= many;
-                    push_param(out, if many { "wildcard" } else { "param" }, &mut f);
+                    let name = match named {
+                        Some((n, _)) if !n.is_empty() => n,
+                        _ if many => "wildcard",
+                        _ => "param",
+                    };
+                    push_param(out, name, &mut f);
                     i = end;
                     if matches!(b.get(i), Some(b'?')) {
                         f.optional = true;
@@ -572,6 +714,11 @@ fn convert_segment(seg: &str, out: &mut String) -> SegFlags {
                 continue;
             }
             b'\\' => {
+                i += 1;
+                continue;
+            }
+            // A regex anchor left at a segment's start by joined Django routes.
+            b'^' if i == 0 => {
                 i += 1;
                 continue;
             }
@@ -704,6 +851,112 @@ mod tests {
         assert_eq!(
             m("/repos/{o}/tags/{tag}", "/repos/x/tags/a/b"),
             RouteMatch::Prefix(4)
+        );
+    }
+
+    /// `ResolverMatch.route` as opentelemetry-instrumentation-django reports it: DRF router
+    /// and `re_path` regexes joined without a leading slash, `path()` converters.
+    #[test]
+    fn django_regex_routes_become_templates() {
+        let cases = [
+            ("api/books/(?P<pk>[^/.]+)/$", "/api/books/{pk}"),
+            ("api/books/$", "/api/books"),
+            ("^api/books/$", "/api/books"),
+            (
+                "^api/archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$",
+                "/api/archive/{year}/{month}",
+            ),
+            (
+                "api/users/(?P<username>[^/]+)/orders/$",
+                "/api/users/{username}/orders",
+            ),
+            (
+                "api/users/(?P<username>[^/.]+)/orders/(?P<pk>\\d+)/$",
+                "/api/users/{username}/orders/{pk}",
+            ),
+            // DRF format_suffix_patterns: the same endpoint with `.json`
+            (
+                "api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$",
+                "/api/books/{pk}",
+            ),
+            ("^api/books\\.(?P<format>[a-z0-9]+)/?$", "/api/books"),
+            ("api/\\.(?P<format>[a-z0-9]+)/?$", "/api"),
+            ("api/$", "/api"),
+            ("^health\\Z", "/health"),
+            ("api/v1\\.0/items/$", "/api/v1.0/items"),
+            ("api/files/(?P<path>.*)$", "/api/files/{path}"),
+            ("api/(?:legacy)/(\\d+)/$", "/api/{param}/{param}"),
+            ("api/slug/(?P<slug>[-\\w]+)/$", "/api/slug/{slug}"),
+            // path() converters
+            ("api/items/<int:id>/", "/api/items/{id}"),
+            ("api/docs/<path:doc_path>", "/api/docs/{doc_path}"),
+            (
+                "api/posts/<slug:slug>/comments/",
+                "/api/posts/{slug}/comments",
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(norm(raw), want, "route {raw:?}");
+        }
+    }
+
+    #[test]
+    fn django_routes_match_their_paths() {
+        let m = |r: &str, p: &str| Route::parse(r, &[]).unwrap().match_path(p);
+        let full = [
+            ("api/books/(?P<pk>[^/.]+)/$", "/api/books/42/"),
+            (
+                "api/users/(?P<username>[^/]+)/orders/$",
+                "/api/users/carol.w/orders/",
+            ),
+            (
+                "^api/archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$",
+                "/api/archive/2024/05/",
+            ),
+            (
+                "api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$",
+                "/api/books/42.json",
+            ),
+            ("^api/books\\.(?P<format>[a-z0-9]+)/?$", "/api/books.json"),
+            ("^api/books\\.(?P<format>[a-z0-9]+)/?$", "/api/books.json/"),
+            ("api/files/(?P<path>.*)$", "/api/files/fonts/inter/a.woff2"),
+            ("api/items/<int:id>/", "/api/items/7/"),
+            ("api/docs/<path:doc_path>", "/api/docs/a/b/c.md"),
+        ];
+        for (r, p) in full {
+            assert_eq!(m(r, p), RouteMatch::Full, "{r} against {p}");
+        }
+        // A class that cannot match `/` is one segment.
+        assert_eq!(
+            m("api/books/(?P<pk>[^/.]+)/$", "/api/books/4/2"),
+            RouteMatch::Prefix(3)
+        );
+        assert_eq!(
+            m("^api/books\\.(?P<format>[a-z0-9]+)/?$", "/api/other.json"),
+            RouteMatch::No
+        );
+        assert_eq!(m("api/books/$", "/api/books.json"), RouteMatch::No);
+    }
+
+    #[test]
+    fn regex_groups_span_segments_only_when_they_can_match_a_slash() {
+        for body in [".*", ".+", "[^.]+", "\\S+", "[a-z/]+", "(?:.*)"] {
+            assert!(can_match_slash(body.as_bytes()), "{body}");
+        }
+        for body in [
+            "[^/.]+",
+            "[^/]+",
+            "[0-9]{4}",
+            "\\d+",
+            "[-\\w]+",
+            "[a-z0-9]+",
+            "json|html",
+        ] {
+            assert!(!can_match_slash(body.as_bytes()), "{body}");
+        }
+        assert!(
+            can_match_slash(b"[]/]x"),
+            "a `]` first in a class is a literal"
         );
     }
 

@@ -394,6 +394,120 @@ fn unmatched_404s_are_scanner_noise_but_404s_on_real_routes_are_endpoints() {
     assert_eq!(routed, [true, false]);
 }
 
+/// opentelemetry-instrumentation-django (old conventions): `http.route` is
+/// `ResolverMatch.route`, DRF router regexes joined without a leading slash.
+fn django(id: u8, method: &str, route: &str, target: &str, status: i64) -> SpanView<'static> {
+    let attrs = vec![
+        (AttrKey::HttpMethod, s(method)),
+        (
+            AttrKey::HttpUrl,
+            s(&format!("http://127.0.0.1:8000{target}")),
+        ),
+        (AttrKey::HttpTarget, s(target)),
+        (AttrKey::PeerAddress, s("127.0.0.1")),
+        (AttrKey::UserAgent, s("python-requests/2.32.3")),
+        (AttrKey::HttpRoute, s(route)),
+        (AttrKey::HttpStatusCode, i(status)),
+    ];
+    span(id, 0, SpanKind::Server, &format!("{method} {route}"), attrs)
+}
+
+#[test]
+fn django_drf_router_regex_routes_are_trusted_templates() {
+    let b = run(
+        &resource("drf"),
+        &[
+            django(
+                1,
+                "GET",
+                "api/users/(?P<username>[^/]+)/orders/$",
+                "/api/users/carol.w/orders/",
+                200,
+            ),
+            django(
+                2,
+                "GET",
+                "api/books/(?P<pk>[^/.]+)/$",
+                "/api/books/9999/",
+                404,
+            ),
+            django(
+                3,
+                "GET",
+                "api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$",
+                "/api/books/7.json",
+                200,
+            ),
+            django(
+                4,
+                "GET",
+                "^api/archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$",
+                "/api/archive/2024/05/",
+                200,
+            ),
+            django(5, "GET", "api/items/<int:id>/", "/api/items/12/", 200),
+        ],
+    );
+    let got: Vec<(&str, TemplateSource)> = b
+        .observations
+        .iter()
+        .map(|o| (o.template.as_str(), o.source))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/api/users/{username}/orders", TemplateSource::Route),
+            // The view's own 404 (no such book) is the endpoint's, not scanner noise.
+            ("/api/books/{pk}", TemplateSource::Route),
+            ("/api/books/{pk}", TemplateSource::Route),
+            ("/api/archive/{year}/{month}", TemplateSource::Route),
+            ("/api/items/{id}", TemplateSource::Route),
+        ]
+    );
+    assert_eq!(b.ignored.unmatched, 0);
+}
+
+/// NestJS 11 under @opentelemetry/instrumentation-http and -nestjs-core: the server span,
+/// the `request_context` span named `Controller.method` with the route, and the `handler`
+/// span. A controller whose name sounds like auth is not a guard.
+#[test]
+fn nestjs_controller_names_are_not_auth_evidence() {
+    let server = span(
+        1,
+        0,
+        SpanKind::Server,
+        "GET",
+        vec![
+            (AttrKey::HttpMethod, s("GET")),
+            (AttrKey::HttpTarget, s("/internal/sessions")),
+            (AttrKey::HttpStatusCode, i(200)),
+        ],
+    );
+    let ctx = span(
+        2,
+        1,
+        SpanKind::Internal,
+        "InternalController.listSessions",
+        vec![
+            (AttrKey::NestjsType, s("request_context")),
+            (AttrKey::HttpRoute, s("/internal/sessions")),
+            (AttrKey::HttpMethod, s("GET")),
+        ],
+    );
+    let handler = span(
+        3,
+        2,
+        SpanKind::Internal,
+        "listSessions",
+        vec![(AttrKey::NestjsType, s("handler"))],
+    );
+    let b = run(&resource("nest"), &[handler, ctx, server]);
+    let o = only(&b);
+    assert_eq!(o.template.as_str(), "/internal/sessions");
+    assert_eq!(o.source, TemplateSource::Route);
+    assert_eq!(o.evidence, AuthEvidence::NONE, "{o:#?}");
+}
+
 #[test]
 fn spring_boot_with_spring_security() {
     let server = span(
@@ -977,6 +1091,8 @@ mod props {
                     AttrKey::ExpressName,
                     AttrKey::ExpressType,
                     AttrKey::RouterName,
+                    AttrKey::NestjsType,
+                    AttrKey::FastifyType,
                     AttrKey::RpcSystem,
                     AttrKey::DataSystem,
                     AttrKey::UserAgent,

@@ -82,6 +82,13 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
             code(svc)
         ));
     }
+    for svc in &s.services_auth_refusals_only {
+        out.push_str(&format!(
+            "\n> **Note:** service {} shows auth only as refusals (401/403): endpoints that refused callers are reported as enforced, endpoints that never did as missing; {}.\n",
+            code(svc),
+            crate::diff::REFUSALS_ONLY_FIX
+        ));
+    }
     for kind in FindingKind::ALL {
         let fs: Vec<&Finding> = report.findings.iter().filter(|f| f.kind == kind).collect();
         if fs.is_empty() {

@@ -39,6 +39,12 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
             "note: service {svc} shows no auth evidence on any endpoint: auth reported as unknown, no unauthenticated findings\n"
         ));
     }
+    for svc in &s.services_auth_refusals_only {
+        out.push_str(&format!(
+            "note: service {svc} shows auth only as refusals (401/403): endpoints that refused callers are reported as enforced, endpoints that never did as missing; {}\n",
+            crate::diff::REFUSALS_ONLY_FIX
+        ));
+    }
     for svc in &s.services_without_spec {
         out.push_str(&format!(
             "note: service {svc} has no spec bound: not compared\n"

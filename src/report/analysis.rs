@@ -8,7 +8,7 @@ use similar::{Algorithm, ChangeTag, DiffTag};
 
 use super::risk::{self, Reason, Risk};
 use super::ReportInput;
-use crate::diff::{canonical_observed, AuthLevel, Finding, FindingKind, Severity};
+use crate::diff::{canonical_observed, AuthLevel, Finding, FindingKind, ServiceAuth, Severity};
 use crate::model::{EndpointStats, Method, PathTemplate, Segment, TemplateSource};
 
 /// Whether an endpoint is in a spec, as far as the diff could tell.
@@ -270,18 +270,8 @@ fn covers(pattern: &PathTemplate, observed: &PathTemplate) -> bool {
         })
 }
 
-fn auth_level(e: &EndpointStats, service_known: bool) -> AuthLevel {
-    if !service_known {
-        AuthLevel::Unknown
-    } else if e.ok_with_auth + e.ok_without_auth == 0 {
-        AuthLevel::None
-    } else if e.ok_without_auth == 0 {
-        AuthLevel::Present
-    } else if e.ok_with_auth == 0 {
-        AuthLevel::Missing
-    } else {
-        AuthLevel::Mixed
-    }
+fn auth_level(e: &EndpointStats, service: ServiceAuth) -> AuthLevel {
+    crate::diff::auth_level(e.ok_with_auth, e.ok_without_auth, e.evidence, service)
 }
 
 /// The request count from which an endpoint counts as high volume: the 95th percentile of
@@ -325,7 +315,12 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
     let mut services = Vec::with_capacity(by_service.len());
     for (name, eps) in &by_service {
         let has_spec = compared && !without_spec.contains(name);
-        let known = eps.iter().any(|e| !e.evidence.is_empty()) && !diff_auth_unknown.contains(name);
+        let service_auth = if diff_auth_unknown.contains(name) {
+            ServiceAuth::Unknown
+        } else {
+            ServiceAuth::of(eps.iter().map(|e| e.evidence))
+        };
+        let known = service_auth != ServiceAuth::Unknown;
         let start = rows.len();
         let (mut requests, mut shadow, mut unauth, mut zombie) = (0, 0, 0, 0);
         for &e in eps {
@@ -348,7 +343,7 @@ pub(crate) fn analyse(input: &ReportInput) -> Analysis<'_> {
             } else {
                 Documented::Yes
             };
-            let auth = auth_level(e, known);
+            let auth = auth_level(e, service_auth);
             let severity = linked.iter().map(|f| f.severity).max();
             let new = !previous.contains(&key(e));
             let risk = assess(

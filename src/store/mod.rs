@@ -448,9 +448,9 @@ impl Store {
             let mut up_hour = tx
                 .prepare_cached(
                     "INSERT INTO endpoint_hours (endpoint_id, hour, requests, s1xx, s2xx, s3xx, s4xx, s5xx,
-                        s401, s403, s404, s429, unknown, ok_with_auth, ok_without_auth, evidence, first_seen, last_seen)
+                        s401, s403, s404, s429, unknown, ok_with_auth, ok_without_auth, evidence, first_seen, last_seen, s405)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        COALESCE(?17, ?2), COALESCE(?18, ?2))
+                        COALESCE(?17, ?2), COALESCE(?18, ?2), ?19)
                      ON CONFLICT (endpoint_id, hour) DO UPDATE SET
                         requests = requests + excluded.requests,
                         s1xx = s1xx + excluded.s1xx, s2xx = s2xx + excluded.s2xx,
@@ -458,6 +458,7 @@ impl Store {
                         s5xx = s5xx + excluded.s5xx, s401 = s401 + excluded.s401,
                         s403 = s403 + excluded.s403, s404 = s404 + excluded.s404,
                         s429 = s429 + excluded.s429, unknown = unknown + excluded.unknown,
+                        s405 = s405 + excluded.s405,
                         ok_with_auth = ok_with_auth + excluded.ok_with_auth,
                         ok_without_auth = ok_without_auth + excluded.ok_without_auth,
                         evidence = evidence | excluded.evidence,
@@ -564,6 +565,7 @@ impl Store {
                         e.evidence.bits(),
                         first,
                         last,
+                        s.s405 as i64,
                     ])
                     .map_err(err("upserting hourly counts"))?;
             }
@@ -673,7 +675,7 @@ impl Store {
                     SUM(h.s401), SUM(h.s403), SUM(h.s404), SUM(h.s429), SUM(h.unknown),
                     SUM(h.ok_with_auth), SUM(h.ok_without_auth),
                     MAX(h.evidence & 1) | MAX(h.evidence & 2) | MAX(h.evidence & 4) | MAX(h.evidence & 8),
-                    MIN(h.first_seen), MAX(h.last_seen)
+                    MIN(h.first_seen), MAX(h.last_seen), SUM(h.s405)
                  FROM endpoints e JOIN endpoint_hours h ON h.endpoint_id = e.id
                  WHERE h.hour >= ?1 AND h.hour < ?2 AND (?3 IS NULL OR e.service = ?3)
                  GROUP BY e.id
@@ -705,6 +707,7 @@ impl Store {
                         s401: n(13)?,
                         s403: n(14)?,
                         s404: n(15)?,
+                        s405: n(23)?,
                         s429: n(16)?,
                         unknown: n(17)?,
                     },

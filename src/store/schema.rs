@@ -74,6 +74,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE endpoints ADD COLUMN user_agents TEXT NOT NULL DEFAULT '[]';
     ",
+    // v4: 405 answers, so a method a path only ever refused is not taken for an API.
+    "
+    ALTER TABLE endpoint_hours ADD COLUMN s405 INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.

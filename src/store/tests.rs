@@ -108,6 +108,15 @@ fn round_trip_keeps_every_field() {
     let stats = store.stats().unwrap();
     assert_eq!((stats.endpoints, stats.services, stats.requests), (3, 2, 3));
     assert_eq!(stats.schema_version, SCHEMA_VERSION);
+
+    let refused = ep("petstore", Method::Patch, "/pet/{id}", NOW, 405);
+    store.apply(&delta(vec![refused.clone(), refused])).unwrap();
+    let all = store.endpoints(&Query::default()).unwrap();
+    let patch = get(&all, Method::Patch, "/pet/{id}");
+    assert_eq!(
+        (patch.status.s405, patch.status.s4xx, patch.requests),
+        (2, 2, 2)
+    );
 }
 
 #[test]
@@ -222,6 +231,19 @@ fn opening_an_older_schema_migrates_it_and_keeps_the_data() {
     );
     // Version 3's column starts empty for rows stored before it.
     assert!(all[0].user_agents.is_empty());
+    // Version 4's 405 count starts at zero, and new 405s add to it.
+    assert_eq!(all[0].status.s405, 0);
+    store
+        .apply(&delta(vec![ep(
+            "legacy",
+            Method::Get,
+            "/v1/items",
+            NOW,
+            405,
+        )]))
+        .unwrap();
+    let all = store.endpoints(&Query::default()).unwrap();
+    assert_eq!((all[0].status.s405, all[0].status.s4xx), (1, 1));
     // Tables of version 2 work.
     store
         .apply(&Delta {
