@@ -6,7 +6,7 @@
  * answers 405 to the other methods of two documented paths (the idiom Express offers for 405s).
  */
 
-const { shop, principal, UNAUTHORIZED } = require('./shop');
+const { shop, principal, UNAUTHORIZED, NOT_FOUND } = require('./shop');
 
 /** Route-level auth: a named function, so the instrumentation names its span after it. */
 function requireAuth(req, res, next) {
@@ -18,6 +18,12 @@ function requireAuth(req, res, next) {
 
 function methodNotAllowed(req, res) {
   res.status(405).json({ error: 'method not allowed' });
+}
+
+/** 200 with the object, or the view's own 404 when there is none. */
+function sendFound(res, found) {
+  if (found === null) return res.status(404).json(NOT_FOUND);
+  return res.json(found);
 }
 
 /**
@@ -81,10 +87,11 @@ function buildApp(express, filesRoute) {
    *       - { name: id, in: path, required: true, schema: { type: integer } }
    *     responses:
    *       200: { description: The product }
+   *       404: { description: No such product }
    */
   products
     .route('/:id')
-    .get((req, res) => res.json(shop.getProduct(req.params.id)))
+    .get((req, res) => sendFound(res, shop.getProduct(req.params.id)))
     .all(methodNotAllowed);
   /**
    * @openapi
@@ -187,6 +194,7 @@ function buildApp(express, filesRoute) {
    *     responses:
    *       200: { description: The order }
    *       401: { description: No valid token }
+   *       404: { description: No such order }
    *   patch:
    *     summary: Change an order
    *     security: [{ bearerAuth: [] }]
@@ -205,7 +213,7 @@ function buildApp(express, filesRoute) {
    *       401: { description: No valid token }
    */
   orders.post('/', requireAuth, (req, res) => res.status(201).json(shop.createOrder()));
-  orders.get('/:id', requireAuth, (req, res) => res.json(shop.getOrder(req.params.id)));
+  orders.get('/:id', requireAuth, (req, res) => sendFound(res, shop.getOrder(req.params.id)));
   orders.patch('/:id', requireAuth, (req, res) => res.json(shop.updateOrder(req.params.id)));
   orders.delete('/:id', requireAuth, (req, res) => res.json(shop.deleteOrder(req.params.id)));
   app.use('/api/orders', orders);

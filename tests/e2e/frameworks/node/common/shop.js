@@ -17,6 +17,10 @@ function principal(header) {
 }
 
 const UNAUTHORIZED = { error: 'unauthorized', message: 'a valid bearer token is required' };
+const NOT_FOUND = { error: 'not found' };
+
+/** Products and orders with ids from 100000 on do not exist: their views answer 404. */
+const exists = (id) => Number(id) < 100000;
 
 function product(id) {
   const n = Number(id) || 0;
@@ -26,7 +30,8 @@ function product(id) {
 const shop = {
   health: () => ({ status: 'ok' }),
   listProducts: () => ({ items: [1, 2, 3].map(product), total: 3 }),
-  getProduct: (id) => product(id),
+  /** null when there is no such product */
+  getProduct: (id) => (exists(id) ? product(id) : null),
   categoryProducts: (slug) => ({ category: slug, items: [product(7), product(8)] }),
   promotion: (slug) => ({ slug, title: slug.replace(/-/g, ' '), discount: 15 }),
   publicProfile: (username) => ({ username, displayName: username.split('.')[0], joined: '2024-03-01' }),
@@ -36,7 +41,8 @@ const shop = {
   userOrder: (username, id) => ({ username, id: Number(id) || id, status: 'shipped' }),
   updateProfile: (username, body) => ({ username, ...(body && typeof body === 'object' ? body : {}), updated: true }),
   createOrder: () => ({ id: 1001, status: 'created' }),
-  getOrder: (id) => ({ id: Number(id) || id, status: 'paid', total: 42.5 }),
+  /** null when there is no such order */
+  getOrder: (id) => (exists(id) ? { id: Number(id) || id, status: 'paid', total: 42.5 } : null),
   updateOrder: (id) => ({ id: Number(id) || id, status: 'updated' }),
   deleteOrder: (id) => ({ id: Number(id) || id, deleted: true }),
   cart: () => ({ items: [{ id: '6f1c2d1e-8d8e-4a53-9a53-2b1e4a0f9c11', productId: 7, quantity: 1 }] }),
@@ -51,4 +57,4 @@ const shop = {
   listSessions: () => ({ sessions: [{ id: 's-1', user: 'carol.w' }, { id: 's-2', user: 'dave.k' }] }),
 };
 
-module.exports = { shop, bearerIsValid, principal, UNAUTHORIZED };
+module.exports = { shop, bearerIsValid, principal, UNAUTHORIZED, NOT_FOUND };

@@ -10,7 +10,7 @@
 
 const fs = require('fs');
 const { startTracing, closeServer, specTarget, port } = require('../common/tracing');
-const { shop, principal, UNAUTHORIZED } = require('../common/shop');
+const { shop, principal, UNAUTHORIZED, NOT_FOUND } = require('../common/shop');
 
 const out = specTarget();
 let tracing = null;
@@ -60,8 +60,10 @@ async function build() {
   app.get('/api/products', { schema: { summary: 'The public catalog' } }, async function listProducts() {
     return shop.listProducts();
   });
-  app.get('/api/products/:id', { schema: { summary: 'One product', params: idParam } }, async function getProduct(req) {
-    return shop.getProduct(req.params.id);
+  app.get('/api/products/:id', { schema: { summary: 'One product', params: idParam } }, async function getProduct(req, reply) {
+    const found = shop.getProduct(req.params.id);
+    if (found === null) return reply.code(404).send(NOT_FOUND);
+    return found;
   });
   app.post('/api/products/:id/reviews', { onRequest: authenticate, schema: { summary: 'Review a product', params: idParam, ...secured } },
     async function addReview(req, reply) {
@@ -102,8 +104,10 @@ async function build() {
     reply.code(201);
     return shop.createOrder();
   });
-  app.get('/api/orders/:id', { onRequest: authenticate, schema: { summary: 'One order', params: idParam, ...secured } }, async function getOrder(req) {
-    return shop.getOrder(req.params.id);
+  app.get('/api/orders/:id', { onRequest: authenticate, schema: { summary: 'One order', params: idParam, ...secured } }, async function getOrder(req, reply) {
+    const found = shop.getOrder(req.params.id);
+    if (found === null) return reply.code(404).send(NOT_FOUND);
+    return found;
   });
   app.patch('/api/orders/:id', { onRequest: authenticate, schema: { summary: 'Change an order', params: idParam, ...secured } },
     async function updateOrder(req) {

@@ -12,7 +12,7 @@
 
 const fs = require('fs');
 const { startTracing, closeServer, specTarget, port } = require('../common/tracing');
-const { shop, principal, UNAUTHORIZED } = require('../common/shop');
+const { shop, principal, UNAUTHORIZED, NOT_FOUND } = require('../common/shop');
 
 const out = specTarget();
 if (out) {
@@ -111,6 +111,7 @@ router.post('/api/auth/logout', requireAuth, (ctx) => {
  *       - { name: id, in: path, required: true, schema: { type: integer } }
  *     responses:
  *       200: { description: The product }
+ *       404: { description: No such product }
  * /api/products/{id}/reviews:
  *   post:
  *     summary: Review a product
@@ -139,7 +140,9 @@ router.get('/api/products', (ctx) => {
   ctx.body = shop.listProducts();
 });
 router.get('/api/products/:id', (ctx) => {
-  ctx.body = shop.getProduct(ctx.params.id);
+  const found = shop.getProduct(ctx.params.id);
+  ctx.status = found === null ? 404 : 200;
+  ctx.body = found === null ? NOT_FOUND : found;
 });
 router.post('/api/products/:id/reviews', requireAuth, (ctx) => {
   ctx.status = 201;
@@ -222,6 +225,7 @@ users.get('/:username/orders/:id', requireAuth, (ctx) => {
  *     responses:
  *       200: { description: The order }
  *       401: { description: No valid token }
+ *       404: { description: No such order }
  *   patch:
  *     summary: Change an order
  *     security: [{ bearerAuth: [] }]
@@ -244,7 +248,9 @@ router.post('/api/orders', requireAuth, (ctx) => {
   ctx.body = shop.createOrder();
 });
 router.get('/api/orders/:id', requireAuth, (ctx) => {
-  ctx.body = shop.getOrder(ctx.params.id);
+  const found = shop.getOrder(ctx.params.id);
+  ctx.status = found === null ? 404 : 200;
+  ctx.body = found === null ? NOT_FOUND : found;
 });
 router.patch('/api/orders/:id', requireAuth, (ctx) => {
   ctx.body = shop.updateOrder(ctx.params.id);

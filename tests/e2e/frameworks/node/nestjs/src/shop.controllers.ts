@@ -1,4 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseIntPipe, Patch, Post, Put, UseGuards } from '@nestjs/common';
+import {
+  Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, ParseIntPipe, Patch, Post, Put, UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam } from '@nestjs/swagger';
 import { shop } from '../../common/shop';
 import { AuthGuard } from './auth.guard';
@@ -42,7 +44,9 @@ export class ProductsController {
   @Get(':id')
   @ApiOperation({ summary: 'One product' })
   getProduct(@Param('id', ParseIntPipe) id: number) {
-    return shop.getProduct(id);
+    const found = shop.getProduct(id);
+    if (found === null) throw new NotFoundException('no such product');
+    return found;
   }
 
   @Post(':id/reviews')
@@ -116,7 +120,9 @@ export class OrdersController {
   @Get(':id')
   @ApiOperation({ summary: 'One order' })
   getOrder(@Param('id', ParseIntPipe) id: number) {
-    return shop.getOrder(id);
+    const found = shop.getOrder(id);
+    if (found === null) throw new NotFoundException('no such order');
+    return found;
   }
 
   @Patch(':id')
