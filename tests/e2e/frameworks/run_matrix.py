@@ -283,8 +283,13 @@ def run_one(app_dir: str, manifest: dict, mode: str, binary: str, python: str, k
 
         diff = cli(binary, ["diff", spec_path, "--db", db, "--service", manifest["service"],
                             "--format", "json", "--fail-on", "none"], tmp)
+        # The inventory as a user with the spec bound sees it (config [[specs]] or --spec):
+        # observed paths under their documented templates, undocumented ones grouped as diff
+        # groups them. A framework that reports no route at all (NestJS without its
+        # instrumentation) leaves usernames literal without a spec, by design: word-like
+        # values need many distinct siblings before inference calls them a parameter.
         inv = cli(binary, ["inventory", "--db", db, "--service", manifest["service"],
-                           "--format", "json"], tmp)
+                           "--spec", spec_path, "--format", "json"], tmp)
         raw = cli(binary, ["inventory", "--db", db, "--service", manifest["service"],
                            "--format", "json", "--raw"], tmp)
         result = score(manifest, mode, spec, traffic, diff, inv, raw)
