@@ -17,7 +17,8 @@ echo "== e2e tooling self-checks"
 
 if [ -x ../shared/eval/run ]; then
     echo "== detection quality (../shared/eval/run: every public spec, route fractions 0/0.3/1, seeds 1-3)"
-    cargo build --release --locked --quiet
+    # No --quiet: the release build (fat LTO) takes minutes and must be seen to progress.
+    cargo build --release --locked
     SHADOWSCAN=target/release/shadowscan .venv-e2e/bin/python ../shared/eval/run
 else
     echo "== detection quality: skipped (no ../shared/eval beside this checkout)"
