@@ -57,9 +57,7 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            args.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none()
+            args.output.is_none() && super::colour_allowed(std::io::stdout().is_terminal())
         }
     };
     let opts = RenderOptions {
