@@ -224,6 +224,11 @@ pub struct DiffArgs {
     /// Colour in text output: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Accept a bound service (or the whole source, or the window) without traffic: warn
+    /// and compare anyway, instead of failing with exit 2. For services that are expected
+    /// to be quiet; every documented operation is then unobserved.
+    #[arg(long)]
+    pub allow_no_traffic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1076,3 +1076,219 @@ fn report_command_and_live_report_page() {
         &live[..live.len().min(300)]
     );
 }
+
+/// The shop's spec as the demo ships it, bound to the recorded Express 4 shop.
+fn shop_spec() -> PathBuf {
+    repo().join("examples/shop-api.openapi.yaml")
+}
+
+/// `shadowscan diff SPEC ARGS...`.
+fn diff(spec: &Path, args: &[&OsStr]) -> Output {
+    run(shadowscan().arg("diff").arg(spec).args(args))
+}
+
+fn os<'a>(args: &'a [&'a str]) -> Vec<&'a OsStr> {
+    args.iter().map(OsStr::new).collect()
+}
+
+#[test]
+fn a_spec_bound_to_a_service_without_traffic_fails_naming_the_closest_service() {
+    let traces = repo().join("fixtures/express4.jsonl");
+    let mut args = os(&["--service", "shop-api-express4", "--traces"]);
+    args.push(traces.as_os_str());
+    // Services are `namespace/name`: the bare name used to print "0 shadow … 8 unobserved"
+    // and exit 0, passing the gate having compared nothing.
+    let out = diff(&shop_spec(), &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("bound to service `shop-api-express4`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("services with traffic: shop/shop-api-express4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("closest match: `shop/shop-api-express4`"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-no-traffic"), "{err}");
+
+    // Said explicitly, a quiet service is accepted: a warning, and the diff runs.
+    args.extend(os(&["--allow-no-traffic", "--format", "json"]));
+    let out = diff(&shop_spec(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["unobserved"], 8, "{report}");
+}
+
+#[test]
+fn a_wrong_service_in_the_config_mapping_fails_with_the_database_and_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[specs]]\nservice = \"shop/shop-api-expres4\"\nspec = {:?}\n",
+            shop_spec().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(&db));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("closest match: `shop/shop-api-express4`"),
+        "{err}"
+    );
+
+    // The same through a running server's admin address.
+    let server = Server::start(&db);
+    let url = format!("http://{}", server.admin);
+    let out = diff(
+        &shop_spec(),
+        &os(&["--server", &url, "--service", "shop-api"]),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the server at http://"), "{err}");
+    assert!(
+        err.contains("services with traffic: shop/shop-api-express4"),
+        "{err}"
+    );
+    let out = diff(
+        &shop_spec(),
+        &os(&["--server", &url, "--service", "shop/shop-api-express4"]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    server.stop();
+}
+
+#[test]
+fn trace_files_and_databases_without_http_traffic_are_errors_not_a_clean_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty file: the collector wrote nowhere near here.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let out = diff(&shop_spec(), &[OsStr::new("--traces"), empty.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("hold no spans"), "{err}");
+
+    // Real spans, but only the Express middleware (internal) ones: no HTTP server span.
+    let first = std::fs::read_to_string(repo().join("fixtures/express4.jsonl")).unwrap();
+    let mut export: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    for rs in export["resourceSpans"].as_array_mut().unwrap() {
+        for ss in rs["scopeSpans"].as_array_mut().unwrap() {
+            ss["spans"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["kind"] == 1);
+        }
+    }
+    let internal = dir.path().join("internal.jsonl");
+    std::fs::write(&internal, format!("{export}\n")).unwrap();
+    let out = diff(
+        &shop_spec(),
+        &[OsStr::new("--traces"), internal.as_os_str()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("but no HTTP server span"), "{err}");
+
+    // A database that was created but never fed.
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &empty);
+    let out = diff(&shop_spec(), &[OsStr::new("--db"), db.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds no traffic yet"), "{err}");
+    ingest(&db, &internal);
+    let out = diff(&shop_spec(), &[OsStr::new("--db"), db.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("but no HTTP server span"), "{err}");
+}
+
+#[test]
+fn a_window_without_traffic_names_the_newest_observation_and_the_since_that_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    // Recorded days ago, ingested with the recording's own times.
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let mut args = vec![OsStr::new("--db"), db.as_os_str()];
+    args.extend(os(&[
+        "--service",
+        "shop/shop-api-express4",
+        "--since",
+        "1h",
+    ]));
+    let out = diff(&shop_spec(), &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds no traffic in the last 1h"), "{err}");
+    assert!(err.contains("the newest observation is at 20"), "{err}");
+    let suggested = err
+        .split("--since ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no --since suggested: {err}"));
+    // The suggestion works: the shadow endpoint is found.
+    args.truncate(args.len() - 1);
+    args.push(OsStr::new(suggested));
+    let out = diff(&shop_spec(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/internal/debug/config"));
+}
+
+#[test]
+fn a_spec_documenting_nothing_or_bound_to_no_service_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = repo().join("fixtures/express4.jsonl");
+    let empty = dir.path().join("openapi.yaml");
+    std::fs::write(
+        &empty,
+        "openapi: 3.0.3\ninfo: {title: Shop, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    User: {type: object}\n",
+    )
+    .unwrap();
+    let out = diff(&empty, &[OsStr::new("--traces"), traces.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("openapi.yaml: documents no operations"),
+        "{err}"
+    );
+
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[specs]]\nservice = \"\"\nspec = {:?}\n",
+            shop_spec().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg("--config")
+        .arg(&config)
+        .arg("--traces")
+        .arg(&traces));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bound to an empty service name"), "{err}");
+}
