@@ -74,8 +74,9 @@ pub struct ReportArgs {
     /// Only this service (and the service the specs describe, when the traffic has several).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// The period reported on, compared with the period before it [default: 7d].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// The period reported on, compared with the period before it, in whole hours or days
+    /// [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = ReportFormatArg::Html)]
     pub format: ReportFormatArg,
@@ -95,8 +96,8 @@ pub enum GraphFormat {
 pub struct GraphArgs {
     #[command(flatten)]
     pub db: DbArg,
-    /// Only traffic within this window, e.g. `7d`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
@@ -162,8 +163,8 @@ pub struct InventoryArgs {
     /// Only this service.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// Only traffic within this window, e.g. `7d`, `24h`, `90m`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`, `1h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
@@ -201,8 +202,8 @@ pub struct DiffArgs {
     /// the config maps none).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// Only traffic within this window, e.g. `7d`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -256,11 +257,26 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             .map(std::time::Duration::from_secs)
             .unwrap_or(std::time::Duration::MAX),
         None => humantime::parse_duration(t)
-            .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 90m"))?,
+            .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 1h"))?,
     };
     if d.as_secs() > MAX_SECS {
         return Err(format!(
-            "`{s}` is longer than 100 years; use e.g. 7d, 24h or 90m"
+            "`{s}` is longer than 100 years; use e.g. 7d, 24h or 1h"
+        ));
+    }
+    Ok(d)
+}
+
+/// A `--since` window: a [`parse_duration`] that is a whole number of hours. The store
+/// keeps hourly counts, so a shorter or ragged window could not be honoured (it would
+/// silently mean the whole hour bucket): refused, with the hour count that covers it.
+pub fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    let secs = d.as_secs();
+    if secs % 3600 != 0 || secs == 0 || d.subsec_nanos() != 0 {
+        let hours = secs.div_ceil(3600).max(1);
+        return Err(format!(
+            "`{s}`: the inventory keeps hourly counts, so --since has a resolution of one hour; use --since {hours}h"
         ));
     }
     Ok(d)
@@ -284,6 +300,27 @@ mod tests {
             assert!(e.contains("longer than 100 years"), "{absurd}: {e}");
         }
         assert_eq!(parse_duration("99y").unwrap().as_secs() / 86_400 / 365, 99);
+    }
+
+    #[test]
+    fn since_is_whole_hours_or_refused_with_the_covering_hours() {
+        assert_eq!(parse_since("7d").unwrap().as_secs(), 7 * 86_400);
+        assert_eq!(parse_since("1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse_since("120m").unwrap().as_secs(), 7200);
+        for (given, suggested) in [
+            ("30m", "1h"),
+            ("90m", "2h"),
+            ("1h 30m", "2h"),
+            ("0s", "1h"),
+            ("59s", "1h"),
+        ] {
+            let e = parse_since(given).unwrap_err();
+            assert!(e.contains("resolution of one hour"), "{given}: {e}");
+            assert!(
+                e.ends_with(&format!("use --since {suggested}")),
+                "{given}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1292,3 +1292,22 @@ fn a_spec_documenting_nothing_or_bound_to_no_service_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("bound to an empty service name"), "{err}");
 }
+
+#[test]
+fn since_refuses_what_hourly_counts_cannot_honour_and_says_the_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    for cmd in ["inventory", "diff", "report", "graph"] {
+        let out = run(shadowscan()
+            .arg(cmd)
+            .arg("--db")
+            .arg(&db)
+            .args(["--since", "30m"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("resolution of one hour"), "{cmd}: {err}");
+        assert!(err.contains("use --since 1h"), "{cmd}: {err}");
+    }
+    assert!(inventory(&db, &["--since", "24h"]).status.success());
+}
