@@ -222,6 +222,10 @@ pub struct DiffArgs {
     /// Print a unified diff adding the shadow endpoints to the spec as stub operations.
     #[arg(long)]
     pub suggest: bool,
+    /// List every finding: also the documented operations without traffic (text, and as
+    /// notices with `--format github`) and the findings the baseline accepted (text).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Colour in text output: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -1311,3 +1311,173 @@ fn since_refuses_what_hourly_counts_cannot_honour_and_says_the_resolution() {
     }
     assert!(inventory(&db, &["--since", "24h"]).status.success());
 }
+
+#[test]
+fn verbose_lists_the_unobserved_operations_the_summary_mentions() {
+    let dir = tempfile::tempdir().unwrap();
+    // The shop's spec with one operation the recording never called.
+    let spec = dir.path().join("openapi.yaml");
+    let text = std::fs::read_to_string(shop_spec()).unwrap().replace(
+        "  /healthz:\n",
+        "  /api/v1/coupons:\n    get:\n      responses:\n        \"200\": { description: coupons }\n  /healthz:\n",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let traces = repo().join("fixtures/express4.jsonl");
+    let mut args = os(&["--service", "shop/shop-api-express4", "--traces"]);
+    args.push(traces.as_os_str());
+    let plain = String::from_utf8(diff(&spec, &args).stdout).unwrap();
+    assert!(plain.contains("(--verbose lists them)"), "{plain}");
+    assert!(!plain.contains("/api/v1/coupons"), "{plain}");
+    args.push(OsStr::new("--verbose"));
+    let out = diff(&spec, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verbose = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.contains("unobserved") && l.contains("/api/v1/coupons")),
+        "{verbose}"
+    );
+}
+
+/// The string literals of Rust source (plain, raw and byte strings), escapes left as
+/// written; comments and char literals skipped.
+fn string_literals(src: &str) -> Vec<String> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let ident_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if b[i..].starts_with(b"//") {
+            i = src[i..].find('\n').map_or(b.len(), |j| i + j);
+        } else if b[i] == b'r' && !ident_before && matches!(b.get(i + 1), Some(b'"' | b'#')) {
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            if b.get(i + 1 + hashes) != Some(&b'"') {
+                i += 1;
+                continue;
+            }
+            let start = i + 2 + hashes;
+            let close = format!("\"{}", "#".repeat(hashes));
+            let end = src[start..].find(&close).map_or(b.len(), |j| start + j);
+            out.push(src[start..end].to_owned());
+            i = end + close.len();
+        } else if b[i] == b'\'' {
+            // A char literal ('x', '\n', '"'), or a lifetime's quote.
+            let len = if b.get(i + 1) == Some(&b'\\') {
+                src[i + 2..].find('\'').map(|j| j + 3)
+            } else {
+                src[i + 1..]
+                    .chars()
+                    .next()
+                    .filter(|c| src[i + 1 + c.len_utf8()..].starts_with('\''))
+                    .map(|c| c.len_utf8() + 2)
+            };
+            i += len.unwrap_or(1);
+        } else if b[i] == b'"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            out.push(src[i + 1..j.min(b.len())].to_owned());
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension() == Some(OsStr::new("rs")) {
+            out.push(path);
+        }
+    }
+}
+
+/// `--flag` mentions in `text`, with CSS custom properties (`var(--dim)`) left out.
+fn flag_mentions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("--") {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            || text[..i].ends_with("var(")
+        {
+            continue;
+        }
+        let name: String = text[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let name = name.trim_end_matches('-');
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_flag_and_command_the_program_mentions_exists() {
+    use clap::CommandFactory;
+    let cli = shadowscan::cli::Cli::command();
+    let subcommands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let mut flags: Vec<String> = cli
+        .get_arguments()
+        .chain(cli.get_subcommands().flat_map(|c| c.get_arguments()))
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    flags.extend(["help".to_owned(), "version".to_owned()]);
+
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for file in &files {
+        let src = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(repo()).unwrap().display().to_string();
+        texts.extend(
+            string_literals(&src)
+                .into_iter()
+                // CSS, with its `--custom-property: value` declarations.
+                .filter(|l| !l.contains("var(--"))
+                .map(|l| (shown.clone(), l)),
+        );
+    }
+    // Help text comes from doc comments, which are not literals: read it as rendered.
+    let mut cli = shadowscan::cli::Cli::command();
+    texts.push(("--help".into(), cli.render_long_help().to_string()));
+    for sub in cli.get_subcommands_mut() {
+        let help = sub.render_long_help().to_string();
+        texts.push((format!("{} --help", sub.get_name()), help));
+    }
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (file, text) in &texts {
+        for flag in flag_mentions(text) {
+            checked += 1;
+            if !flags.contains(&flag) {
+                wrong.push(format!("{file}: --{flag} in {text:?}"));
+            }
+        }
+        for (i, _) in text.match_indices("`shadowscan ") {
+            let word: String = text[i + "`shadowscan ".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase())
+                .collect();
+            checked += 1;
+            if !word.is_empty() && !subcommands.contains(&word.as_str()) {
+                wrong.push(format!("{file}: `shadowscan {word}` in {text:?}"));
+            }
+        }
+    }
+    assert!(checked > 20, "the scan found only {checked} mentions");
+    assert!(
+        wrong.is_empty(),
+        "mentions of flags or commands that do not exist:\n{}",
+        wrong.join("\n")
+    );
+}

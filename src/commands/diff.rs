@@ -91,6 +91,7 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     };
     let opts = RenderOptions {
         color,
+        verbose: args.verbose,
         fail_on: fail_on.clone(),
         ..RenderOptions::default()
     };
