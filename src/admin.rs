@@ -83,7 +83,7 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<AdminState>) -> Response {
     let m = state.metrics.snapshot();
     let mut out = String::with_capacity(2048);
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         (
             "shadowscan_spans_received_total",
             "Spans in export requests that decoded.",
@@ -129,6 +129,11 @@ async fn metrics(State(state): State<AdminState>) -> Response {
             "shadowscan_edges_joined_total",
             "Caller-service edges joined across spans.",
             m.edges_joined,
+        ),
+        (
+            "shadowscan_exports_duplicate_total",
+            "Exports acknowledged without being counted again: byte-identical to one stored within the window (an exporter's retry).",
+            m.exports_duplicate,
         ),
     ];
     let _ = writeln!(

@@ -1481,3 +1481,50 @@ fn every_flag_and_command_the_program_mentions_exists() {
         wrong.join("\n")
     );
 }
+
+#[test]
+fn ingesting_the_same_file_again_counts_nothing_twice_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let file = repo().join("fixtures/express4.jsonl");
+    ingest(&db, &file);
+    let once = inventory_json(&db);
+    let total =
+        |eps: &[Value]| -> u64 { eps.iter().map(|e| e["requests"].as_u64().unwrap()).sum() };
+    assert!(total(&once) > 0);
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+
+    // A retried CI step, with a persistent database.
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&db).arg(&file));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{lines} export requests already ingested (identical content), skipped"
+        )),
+        "{err}"
+    );
+    assert_eq!(total(&inventory_json(&db)), total(&once), "{err}");
+
+    // A file that grew: only its new export requests count.
+    let grown = dir.path().join("grown.jsonl");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        std::fs::read_to_string(repo().join("fixtures/express5.jsonl"))
+            .unwrap()
+            .as_str(),
+    );
+    std::fs::write(&grown, text).unwrap();
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&db).arg(&grown));
+    assert!(stderr(&out).contains(&format!("{lines} export requests already ingested")));
+    let both = inventory_json(&db);
+    let express4: u64 = both
+        .iter()
+        .filter(|e| e["service"] == "shop/shop-api-express4")
+        .map(|e| e["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(express4, total(&once));
+    assert!(both
+        .iter()
+        .any(|e| e["service"] == "shop/shop-api-express5"));
+}

@@ -74,6 +74,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE endpoints ADD COLUMN user_agents TEXT NOT NULL DEFAULT '[]';
     ",
+    // v4: digests of the newest stored export requests, to skip exact duplicates (a file
+    // ingested twice, an OTLP retry of a committed export); trimmed to a bounded window.
+    "
+    CREATE TABLE export_digests (
+        seq         INTEGER PRIMARY KEY,
+        digest      BLOB NOT NULL,
+        received    INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.
