@@ -248,6 +248,10 @@ pub struct DemoArgs {
     /// Keep the demo database here instead of a temporary file.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Write the OpenAPI description of the recorded Express 4 shop here, to try `diff`
+    /// on (an existing file with other content is not overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub write_spec: Option<PathBuf>,
 }
 
 /// Parses `7d`, `24h`, `90m`, `30s`, `2w` and humantime forms (`1h 30m`), up to 100 years:

@@ -1528,3 +1528,76 @@ fn ingesting_the_same_file_again_counts_nothing_twice_and_says_so() {
         .iter()
         .any(|e| e["service"] == "shop/shop-api-express5"));
 }
+
+#[test]
+fn the_readme_quickstart_ends_on_a_shadow_finding_on_the_day_it_is_run() {
+    // docs/quickstart.sh is what the README quotes; run exactly its commands, in order,
+    // with the built binary first on PATH as `cargo install` would put it.
+    let script = std::fs::read_to_string(repo().join("docs/quickstart.sh")).unwrap();
+    let commands: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(commands.len(), 3, "{script}");
+    assert!(
+        commands.iter().all(|c| c.starts_with("shadowscan ")),
+        "{script}"
+    );
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_shadowscan"))
+        .parent()
+        .unwrap();
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outputs: Vec<Output> = commands
+        .iter()
+        .map(|c| {
+            run(Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .env_remove("SHADOWSCAN_DB")
+                .env_remove("SHADOWSCAN_CONFIG"))
+        })
+        .collect();
+    let [demo, diff, report] = &outputs[..] else {
+        unreachable!()
+    };
+    assert!(demo.status.success(), "{}", stderr(demo));
+    // The demo says what to run next: the quickstart's own next lines.
+    for next in &commands[1..] {
+        assert!(
+            stderr(demo).contains(next),
+            "demo does not suggest `{next}`: {}",
+            stderr(demo)
+        );
+    }
+    assert_eq!(diff.status.code(), Some(1), "drift found: {}", stderr(diff));
+    let found = String::from_utf8_lossy(&diff.stdout);
+    let shadow = found
+        .lines()
+        .find(|l| l.contains(" shadow ") && l.contains("/internal/debug/config"))
+        .unwrap_or_else(|| panic!("no shadow finding: {found}"));
+    // Re-timed to now (a minute before the demo ran): seen today, or yesterday just after
+    // midnight, not on the day the fixtures were recorded.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = [now, now - 300].map(|t| shadowscan::diff::baseline::Date::from_unix(t).to_string());
+    assert!(
+        days.iter().any(|d| shadow.contains(d.as_str())),
+        "{shadow} not on {days:?}"
+    );
+    assert!(report.status.success(), "{}", stderr(report));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("/internal/debug/config"),
+        "the report shows the debug route"
+    );
+}
