@@ -8,6 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The heading of the options every subcommand takes: listed after the subcommand's own, so
+/// `shadowscan diff --help` starts with what `diff` does.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "shadowscan",
@@ -17,15 +21,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// TOML configuration file (flags and SHADOWSCAN_* variables override it).
-    #[arg(long, global = true, env = "SHADOWSCAN_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "SHADOWSCAN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Log filter (e.g. `info`, `shadowscan=debug`); logs go to stderr.
-    #[arg(long, global = true, env = "SHADOWSCAN_LOG", value_name = "FILTER")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "SHADOWSCAN_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, env = "SHADOWSCAN_LOG_FORMAT")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, env = "SHADOWSCAN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]

@@ -1601,3 +1601,35 @@ fn the_readme_quickstart_ends_on_a_shadow_finding_on_the_day_it_is_run() {
         "the report shows the debug route"
     );
 }
+
+#[test]
+fn each_subcommand_help_lists_its_own_options_before_the_global_ones() {
+    for sub in [
+        "serve",
+        "ingest",
+        "inventory",
+        "diff",
+        "report",
+        "graph",
+        "demo",
+    ] {
+        let out = run(shadowscan().args([sub, "--help"]));
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let own = help
+            .find("\nOptions:\n")
+            .unwrap_or_else(|| panic!("{sub}: {help}"));
+        let global = help
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{sub}: {help}"));
+        assert!(own < global, "{sub}: {help}");
+        let own_section = &help[own..global];
+        for flag in ["--config", "--log ", "--log-format"] {
+            assert!(
+                !own_section.contains(flag),
+                "{sub}: {flag} among its own options: {help}"
+            );
+            assert!(help[global..].contains(flag), "{sub}: {help}");
+        }
+    }
+}
