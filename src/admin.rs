@@ -1,4 +1,4 @@
-//! The admin endpoint of `serve`: `/healthz`, Prometheus `/metrics`, the inventory as JSON
+//! The admin endpoint of `serve`: an index at `/`, `/healthz`, Prometheus `/metrics`, the inventory as JSON
 //! at `/api/v1/inventory`, and the weekly report at `/report`. It reads the store through
 //! its own connection (SQLite in WAL mode lets readers run beside the single writer), so a
 //! slow reader never stalls ingestion.
@@ -69,11 +69,28 @@ impl AdminState {
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/inventory", get(inventory))
         .route("/report", get(report))
         .with_state(state)
+}
+
+/// What is here, for whoever opens the admin address in a browser or with curl.
+async fn index() -> Response {
+    const PAGE: &str = concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>shadowscan admin</title></head>\n<body>\n",
+        "<h1>shadowscan ",
+        env!("CARGO_PKG_VERSION"),
+        "</h1>\n<ul>\n",
+        "<li><a href=\"/healthz\">/healthz</a>: liveness, answers <code>ok</code></li>\n",
+        "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics of the receivers and the store</li>\n",
+        "<li><a href=\"/api/v1/inventory\">/api/v1/inventory</a>: the endpoint inventory as JSON (<code>?service=S&amp;since=7d&amp;raw=true</code>)</li>\n",
+        "<li><a href=\"/report\">/report</a>: the weekly inventory report (<code>?service=S&amp;since=7d&amp;format=markdown|json</code>)</li>\n",
+        "</ul>\n</body></html>\n"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -1633,3 +1633,26 @@ fn each_subcommand_help_lists_its_own_options_before_the_global_ones() {
         }
     }
 }
+
+#[test]
+fn the_admin_address_answers_an_index_of_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let server = Server::start(&db);
+    let index = http_get(&server.admin, "/");
+    let mut linked = Vec::new();
+    for part in index.split("href=\"").skip(1) {
+        linked.push(part.split('"').next().unwrap().to_owned());
+    }
+    assert_eq!(
+        linked,
+        ["/healthz", "/metrics", "/api/v1/inventory", "/report"],
+        "{index}"
+    );
+    // Every link answers (http_get asserts 200).
+    for path in &linked {
+        assert!(!http_get(&server.admin, path).is_empty(), "{path}");
+    }
+    server.stop();
+}
