@@ -1,7 +1,7 @@
-//! The admin endpoint of `serve`: an index at `/`, `/healthz`, Prometheus `/metrics`, the inventory as JSON
-//! at `/api/v1/inventory`, and the weekly report at `/report`. It reads the store through
-//! its own connection (SQLite in WAL mode lets readers run beside the single writer), so a
-//! slow reader never stalls ingestion.
+//! The admin endpoint of `serve`: an index at `/`, `/healthz`, Prometheus `/metrics`, the
+//! inventory as JSON at `/api/v1/inventory`, and the weekly report at `/report`. It reads
+//! the store through its own connection (SQLite in WAL mode lets readers run beside the
+//! single writer), so a slow reader never stalls ingestion.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
