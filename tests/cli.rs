@@ -1656,3 +1656,19 @@ fn the_admin_address_answers_an_index_of_what_is_there() {
     }
     server.stop();
 }
+
+#[test]
+fn a_report_window_without_traffic_says_where_the_older_traffic_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    // Recorded days ago, with the recording's own times.
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let out = run(shadowscan()
+        .args(["report", "--format", "json", "--since", "1h", "--db"])
+        .arg(&db));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no traffic in the last 1h"), "{err}");
+    assert!(err.contains("the newest observation is at 20"), "{err}");
+    assert!(err.contains("would include it"), "{err}");
+}

@@ -366,7 +366,7 @@ impl Gate {
 }
 
 /// "the newest observation is at T (N ago); --since X would include it".
-fn older_traffic(newest: i64) -> String {
+pub(super) fn older_traffic(newest: i64) -> String {
     let age = (super::unix_now() - newest).max(0);
     format!(
         "the newest observation is at {}; --since {} would include it",
