@@ -20,7 +20,8 @@ cargo test --locked "$@"
 echo "== e2e tooling self-checks"
 .venv-e2e/bin/python -m unittest discover -s tests/e2e -p 'test_*.py'
 
-cargo build --release --locked --quiet
+echo "== release build (fat LTO: a few minutes)"
+cargo build --release --locked
 
 echo "== framework matrix (tests/e2e/frameworks: real apps, official OTel instrumentation, vanilla and header capture)"
 matrix_mode=()

@@ -1,7 +1,7 @@
-//! The admin endpoint of `serve`: `/healthz`, Prometheus `/metrics`, the inventory as JSON
-//! at `/api/v1/inventory`, and the weekly report at `/report`. It reads the store through
-//! its own connection (SQLite in WAL mode lets readers run beside the single writer), so a
-//! slow reader never stalls ingestion.
+//! The admin endpoint of `serve`: an index at `/`, `/healthz`, Prometheus `/metrics`, the
+//! inventory as JSON at `/api/v1/inventory`, and the weekly report at `/report`. It reads
+//! the store through its own connection (SQLite in WAL mode lets readers run beside the
+//! single writer), so a slow reader never stalls ingestion.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -69,11 +69,28 @@ impl AdminState {
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/inventory", get(inventory))
         .route("/report", get(report))
         .with_state(state)
+}
+
+/// What is here, for whoever opens the admin address in a browser or with curl.
+async fn index() -> Response {
+    const PAGE: &str = concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>shadowscan admin</title></head>\n<body>\n",
+        "<h1>shadowscan ",
+        env!("CARGO_PKG_VERSION"),
+        "</h1>\n<ul>\n",
+        "<li><a href=\"/healthz\">/healthz</a>: liveness, answers <code>ok</code></li>\n",
+        "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics of the receivers and the store</li>\n",
+        "<li><a href=\"/api/v1/inventory\">/api/v1/inventory</a>: the endpoint inventory as JSON (<code>?service=S&amp;since=7d&amp;raw=true</code>)</li>\n",
+        "<li><a href=\"/report\">/report</a>: the weekly inventory report (<code>?service=S&amp;since=7d&amp;format=markdown|json</code>)</li>\n",
+        "</ul>\n</body></html>\n"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -83,7 +100,7 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<AdminState>) -> Response {
     let m = state.metrics.snapshot();
     let mut out = String::with_capacity(2048);
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         (
             "shadowscan_spans_received_total",
             "Spans in export requests that decoded.",
@@ -129,6 +146,11 @@ async fn metrics(State(state): State<AdminState>) -> Response {
             "shadowscan_edges_joined_total",
             "Caller-service edges joined across spans.",
             m.edges_joined,
+        ),
+        (
+            "shadowscan_exports_duplicate_total",
+            "Exports acknowledged without being counted again: byte-identical to one stored within the window (an exporter's retry).",
+            m.exports_duplicate,
         ),
     ];
     let _ = writeln!(

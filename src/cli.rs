@@ -8,6 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The heading of the options every subcommand takes: listed after the subcommand's own, so
+/// `shadowscan diff --help` starts with what `diff` does.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "shadowscan",
@@ -17,15 +21,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// TOML configuration file (flags and SHADOWSCAN_* variables override it).
-    #[arg(long, global = true, env = "SHADOWSCAN_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "SHADOWSCAN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Log filter (e.g. `info`, `shadowscan=debug`); logs go to stderr.
-    #[arg(long, global = true, env = "SHADOWSCAN_LOG", value_name = "FILTER")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "SHADOWSCAN_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, env = "SHADOWSCAN_LOG_FORMAT")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, env = "SHADOWSCAN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]
@@ -74,8 +78,9 @@ pub struct ReportArgs {
     /// Only this service (and the service the specs describe, when the traffic has several).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// The period reported on, compared with the period before it [default: 7d].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// The period reported on, compared with the period before it, in whole hours or days
+    /// [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = ReportFormatArg::Html)]
     pub format: ReportFormatArg,
@@ -95,8 +100,8 @@ pub enum GraphFormat {
 pub struct GraphArgs {
     #[command(flatten)]
     pub db: DbArg,
-    /// Only traffic within this window, e.g. `7d`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
@@ -169,8 +174,8 @@ pub struct InventoryArgs {
     /// Only this service.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// Only traffic within this window, e.g. `7d`, `24h`, `90m`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`, `1h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
@@ -213,8 +218,8 @@ pub struct DiffArgs {
     /// the config maps none).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// Only traffic within this window, e.g. `7d`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Only traffic within this window, in whole hours or days, e.g. `7d`, `24h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
     pub since: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -233,9 +238,18 @@ pub struct DiffArgs {
     /// Print a unified diff adding the shadow endpoints to the spec as stub operations.
     #[arg(long)]
     pub suggest: bool,
+    /// List every finding: also the documented operations without traffic (text, and as
+    /// notices with `--format github`) and the findings the baseline accepted (text).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Colour in text output: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Accept a bound service (or the whole source, or the window) without traffic: warn
+    /// and compare anyway, instead of failing with exit 2. For services that are expected
+    /// to be quiet; every documented operation is then unobserved.
+    #[arg(long)]
+    pub allow_no_traffic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -250,6 +264,10 @@ pub struct DemoArgs {
     /// Keep the demo database here instead of a temporary file.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Write the OpenAPI description of the recorded Express 4 shop here, to try `diff`
+    /// on (an existing file with other content is not overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub write_spec: Option<PathBuf>,
 }
 
 /// Parses `7d`, `24h`, `90m`, `30s`, `2w` and humantime forms (`1h 30m`), up to 100 years:
@@ -263,11 +281,26 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             .map(std::time::Duration::from_secs)
             .unwrap_or(std::time::Duration::MAX),
         None => humantime::parse_duration(t)
-            .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 90m"))?,
+            .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 7d, 24h or 1h"))?,
     };
     if d.as_secs() > MAX_SECS {
         return Err(format!(
-            "`{s}` is longer than 100 years; use e.g. 7d, 24h or 90m"
+            "`{s}` is longer than 100 years; use e.g. 7d, 24h or 1h"
+        ));
+    }
+    Ok(d)
+}
+
+/// A `--since` window: a [`parse_duration`] that is a whole number of hours. The store
+/// keeps hourly counts, so a shorter or ragged window could not be honoured (it would
+/// silently mean the whole hour bucket): refused, with the hour count that covers it.
+pub fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    let secs = d.as_secs();
+    if secs % 3600 != 0 || secs == 0 || d.subsec_nanos() != 0 {
+        let hours = secs.div_ceil(3600).max(1);
+        return Err(format!(
+            "`{s}`: the inventory keeps hourly counts, so --since has a resolution of one hour; use --since {hours}h"
         ));
     }
     Ok(d)
@@ -291,6 +324,27 @@ mod tests {
             assert!(e.contains("longer than 100 years"), "{absurd}: {e}");
         }
         assert_eq!(parse_duration("99y").unwrap().as_secs() / 86_400 / 365, 99);
+    }
+
+    #[test]
+    fn since_is_whole_hours_or_refused_with_the_covering_hours() {
+        assert_eq!(parse_since("7d").unwrap().as_secs(), 7 * 86_400);
+        assert_eq!(parse_since("1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse_since("120m").unwrap().as_secs(), 7200);
+        for (given, suggested) in [
+            ("30m", "1h"),
+            ("90m", "2h"),
+            ("1h 30m", "2h"),
+            ("0s", "1h"),
+            ("59s", "1h"),
+        ] {
+            let e = parse_since(given).unwrap_err();
+            assert!(e.contains("resolution of one hour"), "{given}: {e}");
+            assert!(
+                e.ends_with(&format!("use --since {suggested}")),
+                "{given}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct InventoryConfig {
 pub struct DiffConfig {
     pub fail_on: Option<Vec<String>>,
     pub baseline: Option<PathBuf>,
+    /// As `--allow-no-traffic`: a bound service without traffic is a warning, not an error.
+    pub allow_no_traffic: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,17 @@
 //! Readers (`inventory`, the admin API) open their own [`Store`] on the same file; WAL lets
 //! them read while the writer writes.
 //!
+//! # Duplicate exports
+//!
+//! Receivers are at-least-once from the exporter's side: an export whose commit succeeded
+//! but whose acknowledgement was lost is sent again. Each export's digest (xxh3-128 of its
+//! decoded bytes, [`ExportDigest`]) is looked up in the window of recent stored exports
+//! ([`RecentExports`], persisted with the counts): a byte-identical retry is acknowledged
+//! without being counted again, and one arriving while its original is still being
+//! committed is told to retry (`Busy`), so it is neither counted twice nor acknowledged
+//! before the original is stored. A retry re-encoded differently is counted twice. Files go
+//! through the same window, so ingesting a file twice counts it once.
+//!
 //! # Files ([`FileIngest`])
 //!
 //! The same steps synchronously, without channel or task: `shadowscan ingest` and
@@ -43,7 +54,7 @@ use crate::ingest::{
 use crate::inventory::{BatchDelta, Inventory, InventoryConfig};
 use crate::model::AttrKeys;
 use crate::normalize::{Normalizer, Rules};
-use crate::store::{Store, StoreError};
+use crate::store::{ExportDigest, RecentExports, Seen, Store, StoreError};
 
 /// How the pipeline runs; every field has a default.
 #[derive(Debug, Clone)]
@@ -107,6 +118,7 @@ struct Counters {
     overflow: AtomicU64,
     evidence_joined: AtomicU64,
     edges_joined: AtomicU64,
+    exports_duplicate: AtomicU64,
 }
 
 /// A point-in-time copy of the pipeline's counters (monotonic except `endpoints_known`).
@@ -136,6 +148,8 @@ pub struct MetricsSnapshot {
     pub evidence_joined: u64,
     /// Caller-service edges joined across spans.
     pub edges_joined: u64,
+    /// Exports acknowledged without being counted: byte-identical to one already stored.
+    pub exports_duplicate: u64,
 }
 
 /// Shared read access to the counters, e.g. for `/metrics`.
@@ -159,6 +173,7 @@ impl Metrics {
             overflow: g(&c.overflow),
             evidence_joined: g(&c.evidence_joined),
             edges_joined: g(&c.edges_joined),
+            exports_duplicate: g(&c.exports_duplicate),
         }
     }
 
@@ -184,6 +199,17 @@ type AckResult = Result<Accepted, SinkError>;
 struct Job {
     delta: BatchDelta,
     ack: oneshot::Sender<AckResult>,
+    /// Recorded with the commit that stores the delta (none for [`Pipeline::submit`]).
+    digest: Option<ExportDigest>,
+}
+
+/// The window of recent exports, shared by the receiving tasks (lookups) and the writer
+/// (commits). A lock per export around a hash lookup: far below decoding's cost.
+type SharedExports = Arc<std::sync::Mutex<RecentExports>>;
+
+fn lock(exports: &SharedExports) -> std::sync::MutexGuard<'_, RecentExports> {
+    // A panic while holding it cannot leave the set half-updated in a harmful way.
+    exports.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 struct Shared {
@@ -193,6 +219,7 @@ struct Shared {
     inventory: InventoryConfig,
     retry_after: Duration,
     metrics: Metrics,
+    exports: SharedExports,
     /// Unix second of the last "shedding load" warning: one line per 10 s, not per export.
     last_shed_warning: AtomicU64,
 }
@@ -248,6 +275,7 @@ impl Pipeline {
     /// inventory's cardinality cap starts from the endpoints already in `store`.
     pub fn start(store: Store, cfg: PipelineConfig) -> Result<(Pipeline, Writer), PipelineError> {
         let inv = seeded_inventory(&store, cfg.inventory.clone())?;
+        let exports: SharedExports = Arc::new(std::sync::Mutex::new(store.recent_exports()?));
         let metrics = Metrics::default();
         metrics.mirror(&inv);
         let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
@@ -260,6 +288,7 @@ impl Pipeline {
             flush_interval: cfg.flush_interval,
             max_pending: cfg.max_pending.max(1),
             metrics: metrics.clone(),
+            exports: exports.clone(),
         };
         let join = tokio::spawn(writer.run(cancel.clone()));
         let pipeline = Pipeline {
@@ -270,6 +299,7 @@ impl Pipeline {
                 inventory: cfg.inventory,
                 retry_after: cfg.retry_after,
                 metrics: metrics.clone(),
+                exports,
                 last_shed_warning: AtomicU64::new(0),
             }),
         };
@@ -299,10 +329,18 @@ impl Pipeline {
         &self,
         delta: BatchDelta,
     ) -> Result<impl Future<Output = AckResult> + Send + 'static, SinkError> {
+        self.submit_export(delta, None)
+    }
+
+    fn submit_export(
+        &self,
+        delta: BatchDelta,
+        digest: Option<ExportDigest>,
+    ) -> Result<impl Future<Output = AckResult> + Send + 'static, SinkError> {
         let spans = delta.spans();
         let (ack, done) = oneshot::channel();
         let m = &self.shared.metrics;
-        match self.shared.tx.try_send(Job { delta, ack }) {
+        match self.shared.tx.try_send(Job { delta, ack, digest }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 Metrics::add(&m.0.batches_shed, 1);
@@ -374,9 +412,33 @@ impl TraceSink for Pipeline {
     fn export(&self, payload: Payload) -> impl Future<Output = AckResult> + Send {
         let this = self.clone();
         async move {
-            let (delta, stats) = this.prepare(&payload)?;
+            let s = &this.shared;
+            let digest = ExportDigest::of(&payload.bytes);
+            match lock(&s.exports).begin(digest) {
+                Seen::New => {}
+                Seen::Stored => {
+                    Metrics::add(&s.metrics.0.exports_duplicate, 1);
+                    return Ok(Accepted::default());
+                }
+                Seen::InFlight => {
+                    return Err(SinkError::Busy {
+                        retry_after: s.retry_after,
+                    })
+                }
+            }
+            let submitted = this
+                .prepare(&payload)
+                .and_then(|(delta, stats)| Ok((this.submit_export(delta, Some(digest))?, stats)));
             drop(payload);
-            let mut accepted = this.submit(delta)?.await?;
+            let (pending, stats) = match submitted {
+                Ok(x) => x,
+                Err(e) => {
+                    lock(&s.exports).abort([digest]);
+                    return Err(e);
+                }
+            };
+            // From here the writer commits or aborts the digest with the delta.
+            let mut accepted = pending.await?;
             // Spans with unusable ids were left out; the exporter hears which and why
             // (OTLP partial_success) rather than losing the good ones with a 400.
             if let Some(message) = stats.rejection_message() {
@@ -410,7 +472,7 @@ impl Writer {
     }
 }
 
-type Acks = Vec<(oneshot::Sender<AckResult>, u64)>;
+type Acks = Vec<(oneshot::Sender<AckResult>, u64, Option<ExportDigest>)>;
 type Commit = tokio::task::JoinHandle<(Store, Result<(), StoreError>)>;
 
 struct WriterTask {
@@ -423,6 +485,7 @@ struct WriterTask {
     flush_interval: Duration,
     max_pending: usize,
     metrics: Metrics,
+    exports: SharedExports,
 }
 
 impl WriterTask {
@@ -456,7 +519,7 @@ impl WriterTask {
                     Some(job) => {
                         let spans = job.delta.spans();
                         self.inv.absorb(job.delta, Instant::now());
-                        self.acks.push((job.ack, spans));
+                        self.acks.push((job.ack, spans, job.digest));
                         deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.flush_interval);
                         if inflight.is_none() && self.inv.pending_len() >= self.max_pending {
                             inflight = self.start_commit();
@@ -492,8 +555,9 @@ impl WriterTask {
         }
         let mut store = self.store.take()?;
         let delta = self.inv.take_delta();
+        let digests: Vec<ExportDigest> = self.acks.iter().filter_map(|a| a.2).collect();
         let commit = tokio::task::spawn_blocking(move || {
-            let r = store.apply(&delta);
+            let r = store.apply_exports(&delta, &digests);
             (store, r)
         });
         Some((commit, std::mem::take(&mut self.acks)))
@@ -509,13 +573,18 @@ impl WriterTask {
             done.map_err(|e| PipelineError::Writer(format!("commit task failed: {e}")))?;
         self.store = Some(store);
         let c = &self.metrics.0;
+        let digests = acks.iter().filter_map(|a| a.2);
+        match &result {
+            Ok(()) => lock(&self.exports).commit(digests),
+            Err(_) => lock(&self.exports).abort(digests),
+        }
         match result {
             Ok(()) => {
                 // Gauges first: an exporter (or test) that reads /metrics right after its
                 // ack must see what that ack covers.
                 self.metrics.mirror(&self.inv);
                 Metrics::add(&c.commits, 1);
-                for (ack, spans) in acks {
+                for (ack, spans, _) in acks {
                     Metrics::add(&c.spans_accepted, spans);
                     let _ = ack.send(Ok(Accepted::default()));
                 }
@@ -526,7 +595,7 @@ impl WriterTask {
                 // Later evidence must not correct requests that were never stored.
                 self.inv.reset_joins();
                 let msg = format!("storing failed: {e}");
-                for (ack, spans) in acks {
+                for (ack, spans, _) in acks {
                     Metrics::add(&c.spans_rejected, spans);
                     let _ = ack.send(Err(SinkError::Unavailable(msg.clone())));
                 }
@@ -548,6 +617,9 @@ pub struct IngestSummary {
     pub rejected: u64,
     /// Requests the per-service endpoint cap counted instead of inventorying.
     pub overflow: u64,
+    /// Export requests skipped: byte-identical to one already stored (or earlier in the
+    /// same run).
+    pub duplicates: u64,
 }
 
 /// The synchronous path for files: decode → normalise → inventory → store, committing in
@@ -559,12 +631,17 @@ pub struct FileIngest {
     keys: AttrKeys,
     max_pending: usize,
     summary: IngestSummary,
+    exports: RecentExports,
+    /// Digests of the exports absorbed since the last commit.
+    pending_exports: Vec<ExportDigest>,
 }
 
 impl FileIngest {
     pub fn new(store: Store, cfg: PipelineConfig) -> Result<FileIngest, PipelineError> {
         let inv = seeded_inventory(&store, cfg.inventory)?;
         Ok(FileIngest {
+            exports: store.recent_exports()?,
+            pending_exports: Vec::new(),
             store,
             inv,
             normalizer: Normalizer::new(cfg.rules),
@@ -576,15 +653,28 @@ impl FileIngest {
 
     /// Adds one export request (one line of a file exporter's JSON, or one protobuf
     /// message). A payload that does not decode is an error and adds nothing; the caller
-    /// names the file and line.
+    /// names the file and line. An export byte-identical to one already stored (or earlier
+    /// in this run) adds nothing and is counted in [`IngestSummary::duplicates`].
     pub fn ingest_payload(&mut self, bytes: &[u8], format: Format) -> Result<u64, PipelineError> {
-        let (delta, stats) = build_delta(
+        let digest = ExportDigest::of(bytes);
+        if self.exports.begin(digest) != Seen::New {
+            self.summary.duplicates += 1;
+            return Ok(0);
+        }
+        let (delta, stats) = match build_delta(
             &self.normalizer,
             &self.keys,
             self.inv.config(),
             bytes,
             format,
-        )?;
+        ) {
+            Ok(built) => built,
+            Err(e) => {
+                self.exports.abort([digest]);
+                return Err(e.into());
+            }
+        };
+        self.pending_exports.push(digest);
         if let Some(message) = stats.rejection_message() {
             tracing::warn!("{message}; the rest of the request was ingested");
             self.summary.rejected += stats.rejected;
@@ -604,10 +694,13 @@ impl FileIngest {
     /// Commits what is pending.
     pub fn flush(&mut self) -> Result<(), PipelineError> {
         let delta = self.inv.take_delta();
-        if let Err(e) = self.store.apply(&delta) {
+        let digests = std::mem::take(&mut self.pending_exports);
+        if let Err(e) = self.store.apply_exports(&delta, &digests) {
             self.inv.reset_joins();
+            self.exports.abort(digests);
             return Err(e.into());
         }
+        self.exports.commit(digests);
         Ok(())
     }
 
@@ -878,5 +971,89 @@ mod tests {
         let store = writer.join().await.unwrap();
         assert_eq!(requests(&store), 2);
         assert_eq!(store.stats().unwrap().overflow, 1);
+    }
+
+    fn export_payload() -> Payload {
+        Payload {
+            bytes: ingest::corpus::protobuf(50, 3).into(),
+            format: Format::Protobuf,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_export_is_acknowledged_and_not_counted_twice_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.db");
+        let payload = export_payload();
+        let (p, writer) =
+            Pipeline::start(Store::open(&path).unwrap(), PipelineConfig::default()).unwrap();
+        p.export(payload.clone()).await.unwrap();
+        // The exporter never heard the ack and sends the same bytes again.
+        let retried = p.export(payload.clone()).await.unwrap();
+        assert_eq!(retried, Accepted::default());
+        assert_eq!(p.metrics().exports_duplicate, 1);
+        drop(p);
+        let store = writer.join().await.unwrap();
+        let once = requests(&store);
+        assert!(once > 0);
+        drop(store);
+
+        // The window is read back from the database.
+        let (p, writer) =
+            Pipeline::start(Store::open(&path).unwrap(), PipelineConfig::default()).unwrap();
+        p.export(payload).await.unwrap();
+        assert_eq!(p.metrics().exports_duplicate, 1);
+        drop(p);
+        assert_eq!(requests(&writer.join().await.unwrap()), once);
+    }
+
+    #[tokio::test]
+    async fn a_retry_racing_its_uncommitted_original_is_told_to_retry() {
+        let cfg = PipelineConfig {
+            flush_interval: Duration::from_millis(500),
+            ..Default::default()
+        };
+        let (p, writer) = Pipeline::start(Store::open_in_memory().unwrap(), cfg).unwrap();
+        let payload = export_payload();
+        let first = tokio::spawn({
+            let (p, payload) = (p.clone(), payload.clone());
+            async move { p.export(payload).await }
+        });
+        while p.metrics().spans_received == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Not counted (the original may still fail) and not acknowledged (it may not).
+        match p.export(payload.clone()).await {
+            Err(SinkError::Busy { .. }) => {}
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        first.await.unwrap().unwrap();
+        p.export(payload).await.unwrap();
+        assert_eq!(p.metrics().exports_duplicate, 1);
+        drop(p);
+        let store = writer.join().await.unwrap();
+        assert_eq!(store.recent_exports().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn files_skip_exports_already_stored_but_retry_ones_that_failed() {
+        let payload = ingest::corpus::json(20, 5);
+        let mut files = FileIngest::new(Store::open_in_memory().unwrap(), slow_flush()).unwrap();
+        let spans = files.ingest_payload(&payload, Format::Json).unwrap();
+        assert_eq!(files.ingest_payload(&payload, Format::Json).unwrap(), 0);
+        assert_eq!(files.summary().duplicates, 1);
+        assert_eq!(files.summary().spans, spans);
+        // A request that did not decode was not stored: it fails again, not "duplicate".
+        let broken = b"{\"resourceSpans\": [";
+        assert!(files.ingest_payload(broken, Format::Json).is_err());
+        assert!(files.ingest_payload(broken, Format::Json).is_err());
+        assert_eq!(files.summary().duplicates, 1);
+        let store = files.finish().unwrap();
+        let once = requests(&store);
+
+        let mut again = FileIngest::new(store, slow_flush()).unwrap();
+        assert_eq!(again.ingest_payload(&payload, Format::Json).unwrap(), 0);
+        assert_eq!(again.summary().duplicates, 1);
+        assert_eq!(requests(&again.finish().unwrap()), once);
     }
 }

@@ -677,6 +677,47 @@ fn serve_keeps_running_and_stops_cleanly_when_nobody_reads_its_logs() {
     assert!(status.success(), "{status}");
 }
 
+#[test]
+fn logs_are_plain_text_when_stderr_is_not_a_terminal() {
+    // A service manager or `2> file` captures the logs: escape codes there are noise.
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let mut child = shadowscan()
+        .env_remove("NO_COLOR")
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin-addr", "127.0.0.1:0"])
+        .arg("--db")
+        .arg(dir.path().join("inventory.db"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ready, "serve");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("shadowscan listening"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "escape codes in a piped log: {log:?}"
+    );
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -1034,4 +1075,600 @@ fn report_command_and_live_report_page() {
         "{}",
         &live[..live.len().min(300)]
     );
+}
+
+/// The shop's spec as the demo ships it, bound to the recorded Express 4 shop.
+fn shop_spec() -> PathBuf {
+    repo().join("examples/shop-api.openapi.yaml")
+}
+
+/// `shadowscan diff SPEC ARGS...`.
+fn diff(spec: &Path, args: &[&OsStr]) -> Output {
+    run(shadowscan().arg("diff").arg(spec).args(args))
+}
+
+fn os<'a>(args: &'a [&'a str]) -> Vec<&'a OsStr> {
+    args.iter().map(OsStr::new).collect()
+}
+
+#[test]
+fn a_spec_bound_to_a_service_without_traffic_fails_naming_the_closest_service() {
+    let traces = repo().join("fixtures/express4.jsonl");
+    let mut args = os(&["--service", "shop-api-express4", "--traces"]);
+    args.push(traces.as_os_str());
+    // Services are `namespace/name`: the bare name used to print "0 shadow … 8 unobserved"
+    // and exit 0, passing the gate having compared nothing.
+    let out = diff(&shop_spec(), &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("bound to service `shop-api-express4`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("services with traffic: shop/shop-api-express4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("closest match: `shop/shop-api-express4`"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-no-traffic"), "{err}");
+
+    // Said explicitly, a quiet service is accepted: a warning, and the diff runs.
+    args.extend(os(&["--allow-no-traffic", "--format", "json"]));
+    let out = diff(&shop_spec(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["unobserved"], 8, "{report}");
+}
+
+#[test]
+fn a_wrong_service_in_the_config_mapping_fails_with_the_database_and_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[specs]]\nservice = \"shop/shop-api-expres4\"\nspec = {:?}\n",
+            shop_spec().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(&db));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("closest match: `shop/shop-api-express4`"),
+        "{err}"
+    );
+
+    // The same through a running server's admin address.
+    let server = Server::start(&db);
+    let url = format!("http://{}", server.admin);
+    let out = diff(
+        &shop_spec(),
+        &os(&["--server", &url, "--service", "shop-api"]),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the server at http://"), "{err}");
+    assert!(
+        err.contains("services with traffic: shop/shop-api-express4"),
+        "{err}"
+    );
+    let out = diff(
+        &shop_spec(),
+        &os(&["--server", &url, "--service", "shop/shop-api-express4"]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    server.stop();
+}
+
+#[test]
+fn trace_files_and_databases_without_http_traffic_are_errors_not_a_clean_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty file: the collector wrote nowhere near here.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let out = diff(&shop_spec(), &[OsStr::new("--traces"), empty.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("hold no spans"), "{err}");
+
+    // Real spans, but only the Express middleware (internal) ones: no HTTP server span.
+    let first = std::fs::read_to_string(repo().join("fixtures/express4.jsonl")).unwrap();
+    let mut export: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    for rs in export["resourceSpans"].as_array_mut().unwrap() {
+        for ss in rs["scopeSpans"].as_array_mut().unwrap() {
+            ss["spans"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["kind"] == 1);
+        }
+    }
+    let internal = dir.path().join("internal.jsonl");
+    std::fs::write(&internal, format!("{export}\n")).unwrap();
+    let out = diff(
+        &shop_spec(),
+        &[OsStr::new("--traces"), internal.as_os_str()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("but no HTTP server span"), "{err}");
+
+    // A database that was created but never fed.
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &empty);
+    let out = diff(&shop_spec(), &[OsStr::new("--db"), db.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds no traffic yet"), "{err}");
+    ingest(&db, &internal);
+    let out = diff(&shop_spec(), &[OsStr::new("--db"), db.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("but no HTTP server span"), "{err}");
+}
+
+#[test]
+fn a_window_without_traffic_names_the_newest_observation_and_the_since_that_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    // Recorded days ago, ingested with the recording's own times.
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let mut args = vec![OsStr::new("--db"), db.as_os_str()];
+    args.extend(os(&[
+        "--service",
+        "shop/shop-api-express4",
+        "--since",
+        "1h",
+    ]));
+    let out = diff(&shop_spec(), &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds no traffic in the last 1h"), "{err}");
+    assert!(err.contains("the newest observation is at 20"), "{err}");
+    let suggested = err
+        .split("--since ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no --since suggested: {err}"));
+    // The suggestion works: the shadow endpoint is found.
+    args.truncate(args.len() - 1);
+    args.push(OsStr::new(suggested));
+    let out = diff(&shop_spec(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/internal/debug/config"));
+}
+
+#[test]
+fn a_spec_documenting_nothing_or_bound_to_no_service_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = repo().join("fixtures/express4.jsonl");
+    let empty = dir.path().join("openapi.yaml");
+    std::fs::write(
+        &empty,
+        "openapi: 3.0.3\ninfo: {title: Shop, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    User: {type: object}\n",
+    )
+    .unwrap();
+    let out = diff(&empty, &[OsStr::new("--traces"), traces.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("openapi.yaml: documents no operations"),
+        "{err}"
+    );
+
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[specs]]\nservice = \"\"\nspec = {:?}\n",
+            shop_spec().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(shadowscan()
+        .arg("diff")
+        .arg("--config")
+        .arg(&config)
+        .arg("--traces")
+        .arg(&traces));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bound to an empty service name"), "{err}");
+}
+
+#[test]
+fn since_refuses_what_hourly_counts_cannot_honour_and_says_the_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    for cmd in ["inventory", "diff", "report", "graph"] {
+        let out = run(shadowscan()
+            .arg(cmd)
+            .arg("--db")
+            .arg(&db)
+            .args(["--since", "30m"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("resolution of one hour"), "{cmd}: {err}");
+        assert!(err.contains("use --since 1h"), "{cmd}: {err}");
+    }
+    assert!(inventory(&db, &["--since", "24h"]).status.success());
+}
+
+#[test]
+fn verbose_lists_the_unobserved_operations_the_summary_mentions() {
+    let dir = tempfile::tempdir().unwrap();
+    // The shop's spec with one operation the recording never called.
+    let spec = dir.path().join("openapi.yaml");
+    let text = std::fs::read_to_string(shop_spec()).unwrap().replace(
+        "  /healthz:\n",
+        "  /api/v1/coupons:\n    get:\n      responses:\n        \"200\": { description: coupons }\n  /healthz:\n",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let traces = repo().join("fixtures/express4.jsonl");
+    let mut args = os(&["--service", "shop/shop-api-express4", "--traces"]);
+    args.push(traces.as_os_str());
+    let plain = String::from_utf8(diff(&spec, &args).stdout).unwrap();
+    assert!(plain.contains("(--verbose lists them)"), "{plain}");
+    assert!(!plain.contains("/api/v1/coupons"), "{plain}");
+    args.push(OsStr::new("--verbose"));
+    let out = diff(&spec, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verbose = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.contains("unobserved") && l.contains("/api/v1/coupons")),
+        "{verbose}"
+    );
+}
+
+/// The string literals of Rust source (plain, raw and byte strings), escapes left as
+/// written; comments and char literals skipped.
+fn string_literals(src: &str) -> Vec<String> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let ident_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if b[i..].starts_with(b"//") {
+            i = src[i..].find('\n').map_or(b.len(), |j| i + j);
+        } else if b[i] == b'r' && !ident_before && matches!(b.get(i + 1), Some(b'"' | b'#')) {
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            if b.get(i + 1 + hashes) != Some(&b'"') {
+                i += 1;
+                continue;
+            }
+            let start = i + 2 + hashes;
+            let close = format!("\"{}", "#".repeat(hashes));
+            let end = src[start..].find(&close).map_or(b.len(), |j| start + j);
+            out.push(src[start..end].to_owned());
+            i = end + close.len();
+        } else if b[i] == b'\'' {
+            // A char literal ('x', '\n', '"'), or a lifetime's quote.
+            let len = if b.get(i + 1) == Some(&b'\\') {
+                src[i + 2..].find('\'').map(|j| j + 3)
+            } else {
+                src[i + 1..]
+                    .chars()
+                    .next()
+                    .filter(|c| src[i + 1 + c.len_utf8()..].starts_with('\''))
+                    .map(|c| c.len_utf8() + 2)
+            };
+            i += len.unwrap_or(1);
+        } else if b[i] == b'"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            out.push(src[i + 1..j.min(b.len())].to_owned());
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension() == Some(OsStr::new("rs")) {
+            out.push(path);
+        }
+    }
+}
+
+/// `--flag` mentions in `text`, with CSS custom properties (`var(--dim)`) left out.
+fn flag_mentions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("--") {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            || text[..i].ends_with("var(")
+        {
+            continue;
+        }
+        let name: String = text[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let name = name.trim_end_matches('-');
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_flag_and_command_the_program_mentions_exists() {
+    use clap::CommandFactory;
+    let cli = shadowscan::cli::Cli::command();
+    let subcommands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let mut flags: Vec<String> = cli
+        .get_arguments()
+        .chain(cli.get_subcommands().flat_map(|c| c.get_arguments()))
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    flags.extend(["help".to_owned(), "version".to_owned()]);
+
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for file in &files {
+        let src = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(repo()).unwrap().display().to_string();
+        texts.extend(
+            string_literals(&src)
+                .into_iter()
+                // CSS, with its `--custom-property: value` declarations.
+                .filter(|l| !l.contains("var(--"))
+                .map(|l| (shown.clone(), l)),
+        );
+    }
+    // Help text comes from doc comments, which are not literals: read it as rendered.
+    let mut cli = shadowscan::cli::Cli::command();
+    texts.push(("--help".into(), cli.render_long_help().to_string()));
+    for sub in cli.get_subcommands_mut() {
+        let help = sub.render_long_help().to_string();
+        texts.push((format!("{} --help", sub.get_name()), help));
+    }
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (file, text) in &texts {
+        for flag in flag_mentions(text) {
+            checked += 1;
+            if !flags.contains(&flag) {
+                wrong.push(format!("{file}: --{flag} in {text:?}"));
+            }
+        }
+        for (i, _) in text.match_indices("`shadowscan ") {
+            let word: String = text[i + "`shadowscan ".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase())
+                .collect();
+            checked += 1;
+            if !word.is_empty() && !subcommands.contains(&word.as_str()) {
+                wrong.push(format!("{file}: `shadowscan {word}` in {text:?}"));
+            }
+        }
+    }
+    assert!(checked > 20, "the scan found only {checked} mentions");
+    assert!(
+        wrong.is_empty(),
+        "mentions of flags or commands that do not exist:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn ingesting_the_same_file_again_counts_nothing_twice_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    let file = repo().join("fixtures/express4.jsonl");
+    ingest(&db, &file);
+    let once = inventory_json(&db);
+    let total =
+        |eps: &[Value]| -> u64 { eps.iter().map(|e| e["requests"].as_u64().unwrap()).sum() };
+    assert!(total(&once) > 0);
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+
+    // A retried CI step, with a persistent database.
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&db).arg(&file));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{lines} export requests already ingested (identical content), skipped"
+        )),
+        "{err}"
+    );
+    assert_eq!(total(&inventory_json(&db)), total(&once), "{err}");
+
+    // A file that grew: only its new export requests count.
+    let grown = dir.path().join("grown.jsonl");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        std::fs::read_to_string(repo().join("fixtures/express5.jsonl"))
+            .unwrap()
+            .as_str(),
+    );
+    std::fs::write(&grown, text).unwrap();
+    let out = run(shadowscan().arg("ingest").arg("--db").arg(&db).arg(&grown));
+    assert!(stderr(&out).contains(&format!("{lines} export requests already ingested")));
+    let both = inventory_json(&db);
+    let express4: u64 = both
+        .iter()
+        .filter(|e| e["service"] == "shop/shop-api-express4")
+        .map(|e| e["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(express4, total(&once));
+    assert!(both
+        .iter()
+        .any(|e| e["service"] == "shop/shop-api-express5"));
+}
+
+#[test]
+fn the_readme_quickstart_ends_on_a_shadow_finding_on_the_day_it_is_run() {
+    // docs/quickstart.sh is what the README quotes; run exactly its commands, in order,
+    // with the built binary first on PATH as `cargo install` would put it.
+    let script = std::fs::read_to_string(repo().join("docs/quickstart.sh")).unwrap();
+    let commands: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(commands.len(), 3, "{script}");
+    assert!(
+        commands.iter().all(|c| c.starts_with("shadowscan ")),
+        "{script}"
+    );
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_shadowscan"))
+        .parent()
+        .unwrap();
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outputs: Vec<Output> = commands
+        .iter()
+        .map(|c| {
+            run(Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .env_remove("SHADOWSCAN_DB")
+                .env_remove("SHADOWSCAN_CONFIG"))
+        })
+        .collect();
+    let [demo, diff, report] = &outputs[..] else {
+        unreachable!()
+    };
+    assert!(demo.status.success(), "{}", stderr(demo));
+    // The demo says what to run next: the quickstart's own next lines.
+    for next in &commands[1..] {
+        assert!(
+            stderr(demo).contains(next),
+            "demo does not suggest `{next}`: {}",
+            stderr(demo)
+        );
+    }
+    assert_eq!(diff.status.code(), Some(1), "drift found: {}", stderr(diff));
+    let found = String::from_utf8_lossy(&diff.stdout);
+    let shadow = found
+        .lines()
+        .find(|l| l.contains(" shadow ") && l.contains("/internal/debug/config"))
+        .unwrap_or_else(|| panic!("no shadow finding: {found}"));
+    // Re-timed to now (a minute before the demo ran): seen today, or yesterday just after
+    // midnight, not on the day the fixtures were recorded.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = [now, now - 300].map(|t| shadowscan::diff::baseline::Date::from_unix(t).to_string());
+    assert!(
+        days.iter().any(|d| shadow.contains(d.as_str())),
+        "{shadow} not on {days:?}"
+    );
+    assert!(report.status.success(), "{}", stderr(report));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("/internal/debug/config"),
+        "the report shows the debug route"
+    );
+}
+
+#[test]
+fn each_subcommand_help_lists_its_own_options_before_the_global_ones() {
+    for sub in [
+        "serve",
+        "ingest",
+        "inventory",
+        "diff",
+        "report",
+        "graph",
+        "demo",
+    ] {
+        let out = run(shadowscan().args([sub, "--help"]));
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let own = help
+            .find("\nOptions:\n")
+            .unwrap_or_else(|| panic!("{sub}: {help}"));
+        let global = help
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{sub}: {help}"));
+        assert!(own < global, "{sub}: {help}");
+        let own_section = &help[own..global];
+        for flag in ["--config", "--log ", "--log-format"] {
+            assert!(
+                !own_section.contains(flag),
+                "{sub}: {flag} among its own options: {help}"
+            );
+            assert!(help[global..].contains(flag), "{sub}: {help}");
+        }
+    }
+}
+
+#[test]
+fn the_admin_address_answers_an_index_of_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let server = Server::start(&db);
+    let index = http_get(&server.admin, "/");
+    let mut linked = Vec::new();
+    for part in index.split("href=\"").skip(1) {
+        linked.push(part.split('"').next().unwrap().to_owned());
+    }
+    assert_eq!(
+        linked,
+        ["/healthz", "/metrics", "/api/v1/inventory", "/report"],
+        "{index}"
+    );
+    // Every link answers (http_get asserts 200).
+    for path in &linked {
+        assert!(!http_get(&server.admin, path).is_empty(), "{path}");
+    }
+    server.stop();
+}
+
+#[test]
+fn a_report_window_without_traffic_says_where_the_older_traffic_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    // Recorded days ago, with the recording's own times.
+    ingest(&db, &repo().join("fixtures/express4.jsonl"));
+    let out = run(shadowscan()
+        .args(["report", "--format", "json", "--since", "1h", "--db"])
+        .arg(&db));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no traffic in the last 1h"), "{err}");
+    assert!(err.contains("the newest observation is at 20"), "{err}");
+    assert!(err.contains("would include it"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! `shadowscan ingest FILE...`: loads OTLP files (the collector file exporter's JSON lines,
 //! or protobuf), plain or gzip-compressed, into the inventory database. The same reader
-//! serves `diff --traces`.
+//! serves `diff --traces`. An export request byte-identical to one already stored (a file
+//! ingested again, a retried CI step) is skipped and said so: counts are never doubled.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,13 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         rejected.push_str(&format!(
             ", {} requests over the endpoint or service cap counted, not inventoried (inventory.max_endpoints_per_service, inventory.max_services)",
             summary.overflow
+        ));
+    }
+    if summary.duplicates > 0 {
+        rejected.push_str(&format!(
+            "; {} export request{} already ingested (identical content), skipped",
+            summary.duplicates,
+            if summary.duplicates == 1 { "" } else { "s" }
         ));
     }
     eprintln!(

@@ -25,6 +25,8 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
@@ -78,6 +80,8 @@ fn init_logging(filter: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| Stderr)
+        // Escape codes in a log file or a journal are noise: colour only on a terminal.
+        .with_ansi(colour_allowed(std::io::stderr().is_terminal()))
         .with_target(false);
     // A second init (tests calling `run` twice) is harmless: keep the first subscriber.
     let _ = match format {
@@ -94,6 +98,13 @@ pub mod ingest;
 pub mod inventory;
 pub mod report;
 pub mod serve;
+
+/// Whether automatic colour may be used on a stream: only on a terminal, and never when
+/// `NO_COLOR` is set to anything non-empty (<https://no-color.org>). An explicit
+/// `--color always` still wins, as that convention allows.
+pub fn colour_allowed(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 
 /// Now, in unix seconds.
 pub fn unix_now() -> i64 {

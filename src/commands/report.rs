@@ -16,6 +16,7 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         .since
         .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
     let specs = super::diff::load_specs(&args.specs, config)?;
+    empty_window_warning(&store, args.service.as_deref(), period)?;
     let text = build(
         &store,
         &specs,
@@ -31,6 +32,39 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         None => super::print(&text)?,
     }
     Ok(ExitStatus::Success)
+}
+
+/// A period without traffic while the database holds older traffic is almost always a
+/// window too short (or a demo recorded long ago): say so, with the `--since` that reaches.
+fn empty_window_warning(
+    store: &Store,
+    service: Option<&str>,
+    period: std::time::Duration,
+) -> anyhow::Result<()> {
+    let until = crate::inventory::hour_of(super::unix_now()) + 3_600;
+    let query = |since| Query {
+        service: service.map(str::to_owned),
+        since,
+        until: None,
+    };
+    let since = until - period.as_secs().max(3_600) as i64;
+    if !store.services(&query(Some(since)))?.is_empty() {
+        return Ok(());
+    }
+    if let Some(newest) = store
+        .services(&query(None))?
+        .iter()
+        .map(|s| s.last_seen)
+        .max()
+    {
+        eprintln!(
+            "shadowscan: warning: no traffic in the last {} ({}): {}",
+            humantime::format_duration(period),
+            service.map_or("any service".to_owned(), |s| format!("service {s}")),
+            super::diff::older_traffic(newest)
+        );
+    }
+    Ok(())
 }
 
 impl From<ReportFormatArg> for ReportFormat {

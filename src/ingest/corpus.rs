@@ -316,3 +316,44 @@ pub(crate) fn to_json(req: &ExportTraceServiceRequest) -> Value {
         .collect();
     json!({ "resourceSpans": resource_spans })
 }
+
+/// Recorded export requests (protobuf) moved in time so that the newest span ends at
+/// `end_nanos` (unix nanoseconds), every span and event keeping its distance to the others:
+/// how `demo` replays recordings as if they had just happened. A message that does not
+/// decode is an error.
+pub fn retimed(messages: &[&[u8]], end_nanos: u64) -> Result<Vec<Vec<u8>>, prost::DecodeError> {
+    let mut requests = messages
+        .iter()
+        .map(|m| ExportTraceServiceRequest::decode(*m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let newest = requests
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| s.end_time_unix_nano.max(s.start_time_unix_nano))
+        .max()
+        .unwrap_or(end_nanos);
+    let shift = |t: u64| -> u64 {
+        if t == 0 {
+            0
+        } else {
+            (t as i128 + end_nanos as i128 - newest as i128).clamp(1, u64::MAX as i128) as u64
+        }
+    };
+    for r in &mut requests {
+        for s in r
+            .resource_spans
+            .iter_mut()
+            .flat_map(|rs| rs.scope_spans.iter_mut())
+            .flat_map(|ss| ss.spans.iter_mut())
+        {
+            s.start_time_unix_nano = shift(s.start_time_unix_nano);
+            s.end_time_unix_nano = shift(s.end_time_unix_nano);
+            for e in &mut s.events {
+                e.time_unix_nano = shift(e.time_unix_nano);
+            }
+        }
+    }
+    Ok(requests.iter().map(|r| r.encode_to_vec()).collect())
+}

@@ -16,9 +16,14 @@
 //! a newer shadowscan, or a file that is not ours, is refused with a [`StoreError`] naming
 //! the path and what to do, and is left untouched.
 //!
+//! The digests of the newest stored export requests (`export_digests`, a bounded window,
+//! see [`RecentExports`]) are written in the same transaction as the counts they stand for,
+//! so an export is recognised as already stored exactly when it is.
+//!
 //! Counts are kept per endpoint per hour (`endpoint_hours`), so [`Query::since`] has hour
 //! granularity: a query includes the whole hour bucket containing `since`.
 
+mod exports;
 mod schema;
 
 use std::collections::HashMap;
@@ -34,7 +39,15 @@ use crate::model::{
     AuthEvidence, EndpointStats, Method, PathTemplate, StatusCounts, TemplateSource,
 };
 
+pub use exports::{ExportDigest, RecentExports, Seen};
 pub use schema::SCHEMA_VERSION;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
 
 /// Why the store failed. Every variant names the database.
 #[derive(Debug, thiserror::Error)]
@@ -414,7 +427,18 @@ impl Store {
     /// Writes a delta in one transaction (the pipeline's group commit). Either all of it is
     /// stored or none.
     pub fn apply(&mut self, delta: &Delta) -> Result<(), StoreError> {
-        if delta.is_empty() {
+        self.apply_exports(delta, &[])
+    }
+
+    /// [`Store::apply`], recording in the same transaction the digests of the exports the
+    /// delta counts, so that a digest is stored exactly when its counts are. The window on
+    /// disk is trimmed to the newest [`RecentExports::CAPACITY`] digests.
+    pub fn apply_exports(
+        &mut self,
+        delta: &Delta,
+        exports: &[ExportDigest],
+    ) -> Result<(), StoreError> {
+        if delta.is_empty() && exports.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -650,6 +674,22 @@ impl Store {
                     .map_err(err("upserting traffic counts"))?;
             }
         }
+        if !exports.is_empty() {
+            let received = unix_now();
+            let mut insert = tx
+                .prepare_cached("INSERT INTO export_digests (digest, received) VALUES (?1, ?2)")
+                .map_err(err("preparing the export digest insert"))?;
+            for d in exports {
+                insert
+                    .execute(params![&d.to_bytes()[..], received])
+                    .map_err(err("recording an export digest"))?;
+            }
+            tx.prepare_cached(
+                "DELETE FROM export_digests WHERE seq <= (SELECT MAX(seq) FROM export_digests) - ?1",
+            )
+            .and_then(|mut s| s.execute(params![RecentExports::CAPACITY as i64]))
+            .map_err(err("trimming the export digests"))?;
+        }
         tx.commit().map_err(err("committing"))?;
         // Only what is committed is known; a failed commit teaches nothing.
         self.known.learn(learned);
@@ -852,6 +892,29 @@ impl Store {
                 "counting edges",
             )?),
         })
+    }
+
+    /// The digests of the newest [`RecentExports::CAPACITY`] stored exports, oldest first:
+    /// the window `ingest` and the receivers start from.
+    pub fn recent_exports(&self) -> Result<RecentExports, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT digest FROM (SELECT seq, digest FROM export_digests ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+            )
+            .map_err(self.err("preparing the export digest query"))?;
+        let rows = stmt
+            .query_map(params![RecentExports::CAPACITY as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .map_err(self.err("reading export digests"))?;
+        let mut digests = Vec::new();
+        for row in rows {
+            let bytes = row.map_err(self.err("reading export digests"))?;
+            // A digest of another length is not ours to trust: it matches nothing.
+            digests.extend(ExportDigest::from_bytes(&bytes));
+        }
+        Ok(RecentExports::with_stored(digests))
     }
 
     /// Calls `f` with the key of every stored endpoint, without collecting them: how the

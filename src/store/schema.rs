@@ -78,6 +78,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE endpoint_hours ADD COLUMN s405 INTEGER NOT NULL DEFAULT 0;
     ",
+    // v5: digests of the newest stored export requests, to skip exact duplicates (a file
+    // ingested twice, an OTLP retry of a committed export); trimmed to a bounded window.
+    "
+    CREATE TABLE export_digests (
+        seq         INTEGER PRIMARY KEY,
+        digest      BLOB NOT NULL,
+        received    INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -257,6 +257,40 @@ fn opening_an_older_schema_migrates_it_and_keeps_the_data() {
         })
         .unwrap();
     assert_eq!(store.stats().unwrap().overflow, 9);
+    // Version 4's export window starts empty and records what is applied with it.
+    assert!(store.recent_exports().unwrap().is_empty());
+    let d = ExportDigest::of(b"an export request");
+    store.apply_exports(&Delta::default(), &[d]).unwrap();
+    assert_eq!(store.recent_exports().unwrap().begin(d), Seen::Stored);
+}
+
+#[test]
+fn the_export_window_survives_reopening_and_keeps_only_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inventory.db");
+    let n = RecentExports::CAPACITY;
+    let digests: Vec<ExportDigest> = (0..n as u128 + 3).map(ExportDigest).collect();
+    {
+        let mut store = Store::open(&path).unwrap();
+        // Two commits, the second pushing the three oldest out of the window.
+        store
+            .apply_exports(&Delta::default(), &digests[..n])
+            .unwrap();
+        store
+            .apply_exports(&Delta::default(), &digests[n..])
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let rows: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM export_digests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows as usize, n);
+    let mut window = store.recent_exports().unwrap();
+    assert_eq!(window.len(), n);
+    assert_eq!(window.begin(digests[n + 2]), Seen::Stored);
+    assert_eq!(window.begin(digests[3]), Seen::Stored);
+    assert_eq!(window.begin(digests[2]), Seen::New, "trimmed");
 }
 
 #[test]
