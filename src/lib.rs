@@ -25,6 +25,8 @@
 //! - [`admin`]: `serve`'s admin endpoint (health, Prometheus metrics, inventory API).
 //! - [`config`], [`cli`], [`commands`]: the command line; each subcommand returns an exit
 //!   status.
+//! - [`untrusted`]: how sender- and spec-chosen text is escaped for people and logs. Every
+//!   module may use it.
 
 pub mod admin;
 pub mod cli;
@@ -40,3 +42,4 @@ pub mod pipeline;
 pub mod report;
 pub mod spec;
 pub mod store;
+pub mod untrusted;

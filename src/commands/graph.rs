@@ -19,7 +19,9 @@ pub fn run(args: GraphArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let mut text = match args.format {
         GraphFormat::Dot => graph.to_dot(),
         GraphFormat::Mermaid => graph.to_mermaid(),
-        GraphFormat::Json => serde_json::to_string_pretty(&graph.to_json())?,
+        GraphFormat::Json => {
+            crate::untrusted::json_escape_bidi(serde_json::to_string_pretty(&graph.to_json())?)
+        }
     };
     if !text.ends_with('\n') {
         text.push('\n');
