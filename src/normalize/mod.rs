@@ -31,6 +31,7 @@ mod auth;
 mod conventions;
 pub mod infer;
 pub mod learn;
+pub mod redact;
 pub mod route;
 
 use std::borrow::Cow;
@@ -577,6 +578,17 @@ impl<'a> BatchNormalizer<'_, 'a> {
             let mut orphans: Vec<_> = orphans.into_iter().collect();
             orphans.sort_unstable_by_key(|(r, _)| (r.trace_id, r.span_id));
             self.out.orphan_evidence = orphans;
+        }
+        // Examples keep the shape of secrets, never their value; done last, on the final
+        // template (a child span's route may have named the parameter).
+        for o in &mut self.out.observations {
+            let path = std::mem::take(&mut o.path);
+            o.path = redact::example(path, &o.template, &n.rules.infer);
+            if let Some(why) = &o.explanation {
+                if let Some(clean) = redact::words(why, &n.rules.infer) {
+                    o.explanation = Some(clean);
+                }
+            }
         }
         // Scanner noise: a 404 that no route claimed is not an endpoint.
         if self.out.observations.iter().any(|o| o.status == Some(404)) {

@@ -1,0 +1,244 @@
+//! Example paths without secrets. Reset links, API keys in paths, JWTs, emails and hashes
+//! are what a path segment leaks most; an example keeps their shape (`/reset/{token}`),
+//! never their value, so no database, log or report ever holds one.
+//!
+//! A segment is replaced when template inference's own classifier ([`infer::classify`])
+//! calls it a token, JWT, hash or email, wherever it sits (the first segment included), or
+//! when the endpoint's template puts a parameter named like a secret (`{token}`,
+//! `{api_key}`, `{password}`, `{email}`, ...) at its position, whatever the value looks
+//! like: a route naming it a token is the best evidence there is.
+
+use std::borrow::Cow;
+
+use super::infer::{self, Class, InferRules};
+use crate::model::{PathTemplate, Segment};
+
+/// Whether inference's class for a value is one whose value must not be kept.
+fn secret_class(c: Class) -> bool {
+    matches!(c, Class::Token | Class::Jwt | Class::Hex | Class::Email)
+}
+
+/// Whether a template parameter's name says it holds a credential or personal address.
+pub fn secret_name(name: &str) -> bool {
+    let n: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let n = n.trim_end_matches(|c: char| c.is_ascii_digit());
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "jwt",
+        "apikey",
+        "key",
+        "email",
+        "hash",
+        "signature",
+        "sig",
+        "otp",
+        "nonce",
+        "session",
+        "credential",
+    ]
+    .iter()
+    .any(|s| n.ends_with(s))
+}
+
+/// `path` with every secret-bearing segment replaced by `{name}` (the template's parameter
+/// name at that position, or the class's). Borrowed when nothing is secret, the usual case.
+pub fn example<'a>(
+    path: Cow<'a, str>,
+    template: &PathTemplate,
+    rules: &InferRules,
+) -> Cow<'a, str> {
+    // The template's parameters by position, used when its segments line up with the
+    // path's (a greedy parameter or a prefix route makes the counts differ: then only the
+    // classifier decides).
+    let params: Vec<Option<&str>> = if template.has_params() {
+        template
+            .segments()
+            .map(|s| match s {
+                Segment::Param(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let aligned = !params.is_empty() && params.len() == raw_count(&path);
+
+    let mut pieces: Vec<Cow<'_, str>> = Vec::new();
+    let mut any = false;
+    let mut index = 0;
+    let mut prev_is_api = false;
+    for raw in path.split('/') {
+        if raw.is_empty() {
+            pieces.push(Cow::Borrowed(raw));
+            continue;
+        }
+        let named = if aligned { params[index] } else { None }.filter(|p| secret_name(p));
+        let replacement = match named {
+            Some(p) => Some(format!("{{{p}}}")),
+            None => classified(raw, index, prev_is_api, rules),
+        };
+        prev_is_api = raw.eq_ignore_ascii_case("api");
+        index += 1;
+        any |= replacement.is_some();
+        pieces.push(replacement.map_or(Cow::Borrowed(raw), Cow::Owned));
+    }
+    if any {
+        Cow::Owned(pieces.join("/"))
+    } else {
+        path
+    }
+}
+
+fn raw_count(path: &str) -> usize {
+    path.split('/').filter(|s| !s.is_empty()).count()
+}
+
+/// `{token}`, `{email}.json`, ... for a segment the classifier calls secret; `None` else.
+fn classified(raw: &str, index: usize, prev_is_api: bool, rules: &InferRules) -> Option<String> {
+    let decoded: Cow<'_, [u8]> = if raw.contains('%') {
+        Cow::Owned(percent_encoding::percent_decode_str(raw).collect())
+    } else {
+        Cow::Borrowed(raw.as_bytes())
+    };
+    // The first segment is protected from becoming a parameter, not from being a secret.
+    let (class, split) = infer::classify(&decoded, index.max(1), prev_is_api, rules);
+    if !secret_class(class) {
+        return None;
+    }
+    let suffix = split
+        .and_then(|k| std::str::from_utf8(&decoded[k..]).ok())
+        .unwrap_or("");
+    Some(format!("{{{}}}{suffix}", class.param_name()))
+}
+
+/// Redacts every path-looking word (starting with `/`) of a text such as a template
+/// explanation ("http.route /reset/eyJ... is a concrete path").
+pub fn words(text: &str, rules: &InferRules) -> Option<String> {
+    let mut changed = false;
+    let out: Vec<Cow<'_, str>> = text
+        .split(' ')
+        .map(|w| {
+            if !w.starts_with('/') {
+                return Cow::Borrowed(w);
+            }
+            let r = example(Cow::Borrowed(w), &PathTemplate::parse("/"), rules);
+            changed |= matches!(r, Cow::Owned(_));
+            r
+        })
+        .collect();
+    changed.then(|| out.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(path: &str, template: &str) -> String {
+        example(
+            Cow::Borrowed(path),
+            &PathTemplate::parse(template),
+            &InferRules::default(),
+        )
+        .into_owned()
+    }
+
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+    #[test]
+    fn secrets_keep_their_shape_not_their_value() {
+        for (path, template, want) in [
+            ("/users/42/orders", "/users/{id}/orders", "/users/42/orders"),
+            (
+                "/reset/Xk9fQ2mZ7pL4vB8nR3tW",
+                "/reset/{token}",
+                "/reset/{token}",
+            ),
+            // The route names it a token: redacted even though it looks like a word.
+            (
+                "/reset/correcthorsebattery",
+                "/reset/{token}",
+                "/reset/{token}",
+            ),
+            ("/v1/keys/abc", "/v1/keys/{api_key}", "/v1/keys/{api_key}"),
+            // Inference's classes, whatever the template says.
+            (
+                &format!("/auth/{JWT}/x"),
+                "/auth/{param}/x",
+                "/auth/{token}/x",
+            ),
+            (
+                "/users/alice%40example.com",
+                "/users/{param}",
+                "/users/{email}",
+            ),
+            (
+                "/users/alice@example.com/avatar",
+                "/users/{email}/avatar",
+                "/users/{email}/avatar",
+            ),
+            (
+                "/blobs/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.json",
+                "/blobs/{hash}.json",
+                "/blobs/{hash}.json",
+            ),
+            (
+                "/keys/sk_live_4eC39HqLyjWDarjtT1zdp7dc/charges",
+                "/keys/{token}/charges",
+                "/keys/{token}/charges",
+            ),
+            // The first segment too; a trailing slash stays.
+            (&format!("/{JWT}/"), "/{token}", "/{token}/"),
+            ("/api/v2/users/", "/api/v2/users", "/api/v2/users/"),
+        ] {
+            assert_eq!(ex(path, template), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn explanations_lose_their_secrets() {
+        let r = words(
+            &format!("http.route /auth/{JWT} is a concrete path"),
+            &InferRules::default(),
+        );
+        assert_eq!(
+            r.as_deref(),
+            Some("http.route /auth/{token} is a concrete path")
+        );
+        assert_eq!(words("segment 2: integer", &InferRules::default()), None);
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "token",
+            "resetToken",
+            "api_key",
+            "apiKey",
+            "key",
+            "password",
+            "email",
+            "sig",
+            "token2",
+        ] {
+            assert!(secret_name(n), "{n}");
+        }
+        for n in [
+            "id",
+            "owner",
+            "repo",
+            "monkey_id",
+            "keyword",
+            "filename",
+            "param",
+        ] {
+            assert!(!secret_name(n), "{n}");
+        }
+    }
+}
