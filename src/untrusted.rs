@@ -10,9 +10,69 @@
 //! step's output), nor drive a terminal, nor reorder what a reviewer reads. A leading `::`
 //! is escaped too, for outputs where the string comes first on a line. [`md_code`] is the
 //! one Markdown code span.
+//!
+//! Kept: [`cap`] truncates visibly (ending in [`TRUNCATED`]) to the byte limits of
+//! [`Limits`], applied where spans become observations, so memory and disk per endpoint are
+//! bounded by configuration, not by the sender.
 
 use std::borrow::Cow;
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a capped string ends with, so a reader knows there was more.
+pub const TRUNCATED: &str = "…[truncated]";
+
+/// Byte limits on the strings kept per request (`[normalize.limits]`). A longer string is
+/// cut at a character boundary and ends in [`TRUNCATED`], the whole at most the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// The request path (`url.path`, `http.target`), before templating: bounds templates
+    /// inferred from it and the example paths kept.
+    pub max_path_bytes: usize,
+    /// `http.route`, of the server span or of a child span.
+    pub max_route_bytes: usize,
+    /// The service (`service.namespace/service.name`).
+    pub max_service_bytes: usize,
+    /// `user_agent.original` / `http.user_agent`.
+    pub max_user_agent_bytes: usize,
+    /// The caller: `client.address` or the peer address.
+    pub max_caller_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_path_bytes: 2048,
+            max_route_bytes: 1024,
+            max_service_bytes: 256,
+            max_user_agent_bytes: 256,
+            max_caller_bytes: 256,
+        }
+    }
+}
+
+/// `s` if it fits in `max` bytes; else its longest prefix (at a character boundary) that
+/// leaves room for [`TRUNCATED`], followed by it.
+pub fn cap(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return s;
+    }
+    let marker = if max >= TRUNCATED.len() {
+        TRUNCATED
+    } else {
+        ""
+    };
+    let mut end = max - marker.len();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + marker.len());
+    out.push_str(&s[..end]);
+    out.push_str(marker);
+    Cow::Owned(out)
+}
 
 /// Whether `c` must not reach a terminal, log line or rendered document as itself.
 pub fn is_unsafe_char(c: char) -> bool {
@@ -127,6 +187,20 @@ mod tests {
             assert!(!got.contains(['\n', '\r']));
         }
         assert!(matches!(escape("/plain/path"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn caps_are_visible_and_hold() {
+        assert!(matches!(
+            cap(Cow::Borrowed("/short"), 2048),
+            Cow::Borrowed("/short")
+        ));
+        let long = "/é".repeat(5000);
+        let c = cap(Cow::Borrowed(&long), 2048);
+        assert!(c.len() <= 2048 && c.len() > 2000, "{}", c.len());
+        assert!(c.ends_with(TRUNCATED));
+        assert!(long.starts_with(c.trim_end_matches(TRUNCATED)));
+        assert_eq!(cap(Cow::Borrowed("abcdef"), 3), "abc");
     }
 
     #[test]
