@@ -54,45 +54,51 @@ pub fn example<'a>(
     template: &PathTemplate,
     rules: &InferRules,
 ) -> Cow<'a, str> {
-    // The template's parameters by position, used when its segments line up with the
-    // path's (a greedy parameter or a prefix route makes the counts differ: then only the
-    // classifier decides).
-    let params: Vec<Option<&str>> = if template.has_params() {
-        template
-            .segments()
-            .map(|s| match s {
-                Segment::Param(p) => Some(p),
-                _ => None,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let aligned = !params.is_empty() && params.len() == raw_count(&path);
-
-    let mut pieces: Vec<Cow<'_, str>> = Vec::new();
-    let mut any = false;
+    // The template's segments are read alongside the path's when the counts agree (a greedy
+    // parameter or a prefix route makes them differ: then only the classifier decides).
+    // Runs on every request: no allocation unless something is replaced.
+    let aligned = template.has_params() && template.segments().count() == raw_count(&path);
+    let mut tsegs = template.segments();
+    let mut out: Option<String> = None;
     let mut index = 0;
     let mut prev_is_api = false;
-    for raw in path.split('/') {
-        if raw.is_empty() {
-            pieces.push(Cow::Borrowed(raw));
-            continue;
-        }
-        let named = if aligned { params[index] } else { None }.filter(|p| secret_name(p));
-        let replacement = match named {
-            Some(p) => Some(format!("{{{p}}}")),
-            None => classified(raw, index, prev_is_api, rules),
+    let mut pos = 0;
+    for (i, raw) in path.split('/').enumerate() {
+        let start = pos;
+        pos += raw.len() + 1;
+        let replacement = if raw.is_empty() {
+            None
+        } else {
+            let named = match aligned.then(|| tsegs.next()).flatten() {
+                Some(Segment::Param(p)) if secret_name(p) => Some(p),
+                _ => None,
+            };
+            let r = match named {
+                Some(p) => Some(format!("{{{p}}}")),
+                None => classified(raw, index, prev_is_api, rules),
+            };
+            prev_is_api = raw.eq_ignore_ascii_case("api");
+            index += 1;
+            r
         };
-        prev_is_api = raw.eq_ignore_ascii_case("api");
-        index += 1;
-        any |= replacement.is_some();
-        pieces.push(replacement.map_or(Cow::Borrowed(raw), Cow::Owned));
+        match (out.as_mut(), replacement) {
+            (Some(o), r) => {
+                if i > 0 {
+                    o.push('/');
+                }
+                o.push_str(r.as_deref().unwrap_or(raw));
+            }
+            (None, Some(r)) => {
+                let mut o = path[..start].to_owned();
+                o.push_str(&r);
+                out = Some(o);
+            }
+            (None, None) => {}
+        }
     }
-    if any {
-        Cow::Owned(pieces.join("/"))
-    } else {
-        path
+    match out {
+        Some(s) => Cow::Owned(s),
+        None => path,
     }
 }
 
