@@ -190,12 +190,22 @@ fn hostile_names_and_paths_cannot_hijack_any_output() {
     }
     // `--suggest` writes hostile paths as stub keys into a patch of the spec.
     let out = shadowscan()
-        .args(["diff", "--db", db_s, "--service", "::add-mask::shop", "--suggest"])
+        .args([
+            "diff",
+            "--db",
+            db_s,
+            "--service",
+            "::add-mask::shop",
+            "--suggest",
+        ])
         .arg(&spec)
         .output()
         .unwrap();
     let patch = check("diff --suggest", &out, false);
-    assert!(patch.contains("+  \"/raw\\n::error::pwned-by-path\":"), "{patch}");
+    assert!(
+        patch.contains("+  \"/raw\\n::error::pwned-by-path\":"),
+        "{patch}"
+    );
     let out = shadowscan()
         .args(["diff", "--traces"])
         .arg(&traces)

@@ -234,3 +234,67 @@ fn limits_come_from_the_config_and_the_flag_wins() {
     assert_eq!(d, LoadOptions::default());
     assert_eq!(d.max_bytes, 64 * 1024 * 1024);
 }
+
+fn shadowscan() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_shadowscan"));
+    c.env_remove("SHADOWSCAN_DB")
+        .env_remove("SHADOWSCAN_CONFIG")
+        .env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn the_diff_command_refuses_devices_and_outside_refs_and_spec_root_widens() {
+    let started = Instant::now();
+    let out = shadowscan()
+        .args(["diff", "/dev/zero", "--traces", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "shadowscan: error: /dev/zero: cannot read: it is a character device, not a regular file; specs and the files their $refs name are read only from regular files"
+    );
+
+    let (d, file) = tree(&with_param_ref("../../outside.yaml#/Secret"));
+    let traces = d.path().join("none.jsonl");
+    std::fs::write(&traces, "").unwrap();
+    let diff = |extra: &[&str]| {
+        shadowscan()
+            .arg("diff")
+            .arg(&file)
+            .args(extra)
+            .arg("--traces")
+            .arg(&traces)
+            .output()
+            .unwrap()
+    };
+    let out = diff(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("openapi.yaml:7: cannot resolve $ref"), "{err}");
+    assert!(err.contains("is outside"), "{err}");
+    let root = d.path().to_str().unwrap();
+    let out = diff(&["--spec-root", root]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The config file's limit applies to the same load.
+    let config = d.path().join("shadowscan.toml");
+    std::fs::write(&config, "[diff]\nmax_spec_bytes = 100\n").unwrap();
+    let out = shadowscan()
+        .arg("--config")
+        .arg(&config)
+        .arg("diff")
+        .arg(&file)
+        .args(["--spec-root", root, "--traces"])
+        .arg(&traces)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_spec_bytes"));
+}

@@ -179,11 +179,12 @@ impl Spec {
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("{file}: cannot read: {source}")]
+    /// The reason is part of the message and not a `source`: `{:#}` chains would print it
+    /// twice.
+    #[error("{file}: cannot read: {error}")]
     Io {
         file: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{file}:{line}:{column}: {message}")]
     Syntax {

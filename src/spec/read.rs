@@ -130,7 +130,7 @@ fn limit_hint(max: u64) -> String {
 pub(crate) fn read_text(path: &Path, max: u64) -> Result<String, SpecError> {
     let bytes = read_bounded(path, max).map_err(|e| SpecError::Io {
         file: path.to_path_buf(),
-        source: match e {
+        error: match e {
             ReadError::Io(e) => e,
             e @ ReadError::NotRegular(_) => std::io::Error::other(e.to_string()),
             e @ ReadError::TooLarge { .. } => {
@@ -233,7 +233,7 @@ pub(crate) fn read_spec(file: &Path, text: &str, opts: &LoadOptions) -> Result<S
     if text.len() as u64 > opts.max_bytes {
         return Err(SpecError::Io {
             file: file.to_path_buf(),
-            source: std::io::Error::other(format!(
+            error: std::io::Error::other(format!(
                 "it holds {} bytes: {}",
                 text.len(),
                 limit_hint(opts.max_bytes)
