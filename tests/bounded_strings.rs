@@ -122,3 +122,55 @@ fn huge_strings_are_capped_visibly_and_the_database_stays_small() {
         }
     }
 }
+
+#[test]
+fn the_limits_come_from_the_config_file() {
+    use shadowscan::config::Config;
+    let c = Config::parse("[normalize.limits]\nmax_path_bytes = 4096\nmax_service_bytes = 32\n")
+        .unwrap();
+    assert_eq!(c.normalize.limits.max_path_bytes, 4096);
+    assert_eq!(c.normalize.limits.max_service_bytes, 32);
+    assert_eq!(c.normalize.limits.max_route_bytes, 1024);
+    let e = Config::parse("[normalize.limits]\nmax_path = 1\n").unwrap_err();
+    assert!(e.contains("max_path"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shadowscan.toml");
+    std::fs::write(&config, "[normalize.limits]\nmax_service_bytes = 32\n").unwrap();
+    let attr = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let span = json!({
+        "traceId": format!("{:032x}", 1), "spanId": format!("{:016x}", 1),
+        "name": "GET", "kind": 2,
+        "startTimeUnixNano": "1763000000000000000", "endTimeUnixNano": "1763000000004000000",
+        "attributes": [attr("http.request.method", "GET"), attr("url.path", "/a"),
+            json!({"key": "http.response.status_code", "value": {"intValue": "200"}})],
+    });
+    let req = json!({"resourceSpans": [{
+        "resource": {"attributes": [attr("service.name", &"checkout-".repeat(10))]},
+        "scopeSpans": [{"spans": [span]}],
+    }]});
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, format!("{req}\n")).unwrap();
+    let db = dir.path().join("inv.db");
+    let db = db.to_str().unwrap();
+    let cfg = config.to_str().unwrap();
+    let out = shadowscan()
+        .args(["--config", cfg, "ingest", "--db", db])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = shadowscan()
+        .args(["inventory", "--db", db, "--format", "json"])
+        .output()
+        .unwrap();
+    let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        inv["endpoints"][0]["service"],
+        "checkout-checkout-…[truncated]"
+    );
+}
