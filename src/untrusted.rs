@@ -224,4 +224,70 @@ mod tests {
         );
         assert_eq!(md_code("a|b\nc"), "`a\\|b\\nc`");
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Strings made of the characters that matter here, mixed with ordinary text.
+        fn hostile() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(":".to_owned()),
+                    Just("::".to_owned()),
+                    Just(" ".to_owned()),
+                    Just("`".to_owned()),
+                    Just("|".to_owned()),
+                    Just("\n".to_owned()),
+                    Just("\r".to_owned()),
+                    Just("\u{1b}[31m".to_owned()),
+                    Just("\u{202e}".to_owned()),
+                    Just("\u{2028}".to_owned()),
+                    Just("é".to_owned()),
+                    "[a-z/]{0,4}",
+                    any::<char>().prop_map(|c| c.to_string()),
+                ],
+                0..24,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn escaped_text_is_one_safe_line(s in hostile()) {
+                let e = escape(&s);
+                prop_assert!(!e.chars().any(is_unsafe_char), "{:?}", e);
+                prop_assert!(!e.trim_start().starts_with("::"), "{:?}", e);
+                // Nothing is dropped: without escapes the text would read the same.
+                if !s.chars().any(is_unsafe_char) && !s.trim_start().starts_with("::") {
+                    prop_assert_eq!(&*e, &*s);
+                }
+            }
+
+            #[test]
+            fn code_spans_close_only_at_their_fence(s in hostile()) {
+                let c = md_code(&s);
+                let fence = c.chars().take_while(|&ch| ch == '`').count();
+                prop_assert!(c.ends_with(&"`".repeat(fence)));
+                let inner = &c[fence..c.len() - fence];
+                let longest = inner
+                    .split(|ch| ch != '`')
+                    .map(str::len)
+                    .max()
+                    .unwrap_or(0);
+                prop_assert!(longest < fence, "{:?}", c);
+                prop_assert!(!c.contains('\n'));
+            }
+
+            #[test]
+            fn caps_hold_and_keep_a_prefix(s in hostile(), max in 0usize..64) {
+                let c = cap(Cow::Borrowed(&s), max);
+                prop_assert!(c.len() <= max || c.len() == s.len() && s.len() <= max);
+                prop_assert!(s.starts_with(c.trim_end_matches(TRUNCATED)));
+                if s.len() > max && max >= TRUNCATED.len() {
+                    prop_assert!(c.ends_with(TRUNCATED));
+                }
+            }
+        }
+    }
 }
