@@ -18,33 +18,62 @@ fn secret_class(c: Class) -> bool {
     matches!(c, Class::Token | Class::Jwt | Class::Hex | Class::Email)
 }
 
-/// Whether a template parameter's name says it holds a credential or personal address.
+/// Whether a template parameter's name says it holds a credential or personal address:
+/// its letters and digits, lower-cased, trailing digits dropped, end in one of these.
 pub fn secret_name(name: &str) -> bool {
-    let n: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let n = n.trim_end_matches(|c: char| c.is_ascii_digit());
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "jwt",
-        "apikey",
-        "key",
-        "email",
-        "hash",
-        "signature",
-        "sig",
-        "otp",
-        "nonce",
-        "session",
-        "credential",
-    ]
-    .iter()
-    .any(|s| n.ends_with(s))
+    const ENDINGS: [&[u8]; 15] = [
+        b"token",
+        b"secret",
+        b"password",
+        b"passwd",
+        b"jwt",
+        b"apikey",
+        b"key",
+        b"email",
+        b"hash",
+        b"signature",
+        b"sig",
+        b"otp",
+        b"nonce",
+        b"session",
+        b"credential",
+    ];
+    // The last 16 letters and digits, lower-cased, on the stack: this runs per request.
+    let mut tail = [0u8; 16];
+    let mut n = 0;
+    for b in name.bytes().rev().filter(u8::is_ascii_alphanumeric) {
+        if n == 0 && b.is_ascii_digit() {
+            continue;
+        }
+        if n == tail.len() {
+            break;
+        }
+        tail[tail.len() - 1 - n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    let tail = &tail[tail.len() - n..];
+    ENDINGS.iter().any(|e| tail.ends_with(e))
+}
+
+/// Whether any segment of `path` could be a secret by inference's classes: tokens, hashes
+/// and JWTs are long, emails hold `@`, and encoded text must be decoded to tell. Most paths
+/// (`/api/v1/users/42/orders`) are ruled out in one byte pass.
+fn may_hold_secret(path: &str, rules: &InferRules) -> bool {
+    let long = rules.min_hex_len.min(rules.min_token_len).max(1);
+    let mut run = 0;
+    for b in path.bytes() {
+        match b {
+            b'/' => run = 0,
+            b'@' | b'%' => return true,
+            _ => {
+                run += 1;
+                if run >= long {
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }
 
 /// `path` with every secret-bearing segment replaced by `{name}` (the template's parameter
@@ -57,7 +86,14 @@ pub fn example<'a>(
     // The template's segments are read alongside the path's when the counts agree (a greedy
     // parameter or a prefix route makes them differ: then only the classifier decides).
     // Runs on every request: no allocation unless something is replaced.
-    let aligned = template.has_params() && template.segments().count() == raw_count(&path);
+    let named = template.has_params()
+        && template
+            .segments()
+            .any(|s| matches!(s, Segment::Param(p) if secret_name(p)));
+    if !named && !may_hold_secret(&path, rules) {
+        return path;
+    }
+    let aligned = named && template.segments().count() == raw_count(&path);
     let mut tsegs = template.segments();
     let mut out: Option<String> = None;
     let mut index = 0;
@@ -245,6 +281,18 @@ mod tests {
             "param",
         ] {
             assert!(!secret_name(n), "{n}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Ordinary paths (words, short ids, versions) come back as they are, borrowed.
+        #[test]
+        fn ordinary_paths_are_untouched(segs in proptest::collection::vec("[a-z]{1,10}|[0-9]{1,11}|v[0-9]", 0..8)) {
+            let path = format!("/{}", segs.join("/"));
+            let t = PathTemplate::parse("/{id}/{param}");
+            let r = example(Cow::Borrowed(&path), &t, &InferRules::default());
+            proptest::prop_assert!(matches!(r, Cow::Borrowed(_)));
+            proptest::prop_assert_eq!(&*r, &*path);
         }
     }
 }
