@@ -242,6 +242,10 @@ pub struct DiffArgs {
     /// notices with `--format github`) and the findings the baseline accepted (text).
     #[arg(long, short)]
     pub verbose: bool,
+    /// The directory tree the specs' file `$ref`s may reach (default: each spec's own
+    /// directory; `[diff] spec_root`).
+    #[arg(long, value_name = "DIR")]
+    pub spec_root: Option<PathBuf>,
     /// Colour in text output: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -77,6 +77,11 @@ pub struct DiffConfig {
     pub baseline: Option<PathBuf>,
     /// As `--allow-no-traffic`: a bound service without traffic is a warning, not an error.
     pub allow_no_traffic: Option<bool>,
+    /// Bytes one spec load may read, the spec and its `$ref`'d files together
+    /// (default `spec::DEFAULT_MAX_SPEC_BYTES`).
+    pub max_spec_bytes: Option<u64>,
+    /// The directory tree file `$ref`s may resolve into (default: each spec's directory).
+    pub spec_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +137,19 @@ impl Config {
         flag.map(Path::to_owned)
             .or_else(|| self.db.as_ref().map(|p| self.relative(p)))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// How specs are read: `--spec-root` wins over `[diff] spec_root`.
+    pub fn spec_options(&self, root_flag: Option<&Path>) -> crate::spec::LoadOptions {
+        crate::spec::LoadOptions {
+            max_bytes: self
+                .diff
+                .max_spec_bytes
+                .unwrap_or(crate::spec::DEFAULT_MAX_SPEC_BYTES),
+            root: root_flag
+                .map(Path::to_owned)
+                .or_else(|| self.diff.spec_root.as_ref().map(|p| self.relative(p))),
+        }
     }
 
     /// Paths inside the config file are relative to the file, not to the working directory.

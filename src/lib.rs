@@ -28,6 +28,8 @@
 //! - [`admin`]: `serve`'s admin endpoint (health, Prometheus metrics, inventory API).
 //! - [`config`], [`cli`], [`commands`]: the command line; each subcommand returns an exit
 //!   status.
+//! - [`untrusted`]: how sender- and spec-chosen text is escaped for people and logs. Every
+//!   module may use it.
 
 pub mod admin;
 pub mod cli;
@@ -43,4 +45,5 @@ pub mod pipeline;
 pub mod report;
 pub mod spec;
 pub mod store;
+pub mod untrusted;
 pub mod view;

@@ -11,7 +11,13 @@ fn main() -> ExitCode {
             // `{:#}` prints the whole context chain on one line, ripgrep-style. A closed
             // stderr must not turn the error's exit status into a panic's.
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "shadowscan: error: {err:#}");
+            // Specs and traffic put attacker-chosen text in messages: one escaped line.
+            let message = format!("{err:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "shadowscan: error: {}",
+                shadowscan::untrusted::escape(&message)
+            );
             ExitCode::from(2)
         }
     }

@@ -34,7 +34,7 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let since = args.since.map(|d| super::unix_now() - d.as_secs() as i64);
 
     // Specs first: a typo in a spec path should not wait for a large trace file to load.
-    let specs = load_specs(&args.specs, config)?;
+    let specs = load_specs(&args.specs, args.spec_root.as_deref(), config)?;
     if specs.is_empty() {
         bail!("no spec given: name one or more OpenAPI files (`shadowscan diff openapi.yaml`), or map specs to services in the config file ([[specs]] service = \"...\", spec = \"...\")");
     }
@@ -97,7 +97,7 @@ pub fn run(args: DiffArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     };
     // --suggest prints the patch instead of the report, so it can be piped to `git apply`.
     let rendered = if args.suggest {
-        suggestions(&report, &bindings)?
+        suggestions(&report, &bindings, config)?
     } else {
         output::render(&report, output_format(args.format), &opts)
     };
@@ -443,6 +443,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// the service each describes). Any spec that does not load is an error.
 pub(super) fn load_specs(
     files: &[PathBuf],
+    spec_root: Option<&Path>,
     config: &Config,
 ) -> anyhow::Result<Vec<(Option<String>, crate::spec::Spec)>> {
     let mapping: Vec<(Option<String>, PathBuf)> = if files.is_empty() {
@@ -454,9 +455,10 @@ pub(super) fn load_specs(
     } else {
         files.iter().map(|p| (None, p.clone())).collect()
     };
+    let opts = config.spec_options(spec_root);
     let mut specs = Vec::with_capacity(mapping.len());
     for (service, file) in mapping {
-        specs.push((service, crate::spec::load(&file)?));
+        specs.push((service, crate::spec::load_with(&file, &opts)?));
     }
     Ok(specs)
 }
@@ -518,7 +520,11 @@ fn bind(
     Ok(out)
 }
 
-fn suggestions(report: &diff::DiffReport, bindings: &[SpecBinding]) -> anyhow::Result<String> {
+fn suggestions(
+    report: &diff::DiffReport,
+    bindings: &[SpecBinding],
+    config: &Config,
+) -> anyhow::Result<String> {
     let mut out = String::new();
     for b in bindings {
         let shadows: Vec<&diff::Finding> = report
@@ -530,7 +536,7 @@ fn suggestions(report: &diff::DiffReport, bindings: &[SpecBinding]) -> anyhow::R
             continue;
         }
         let file: &Path = &b.spec.file;
-        let text = std::fs::read_to_string(file)
+        let text = crate::spec::read_text(file, config.spec_options(None).max_bytes)
             .with_context(|| format!("{}: cannot read for --suggest", file.display()))?;
         out.push('\n');
         out.push_str(&output::suggest::suggest(

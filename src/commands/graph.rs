@@ -15,7 +15,7 @@ pub fn run(args: GraphArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         since: args.since.map(|d| super::unix_now() - d.as_secs() as i64),
         until: None,
     };
-    let specs = super::diff::load_specs(&args.specs, config)?;
+    let specs = super::diff::load_specs(&args.specs, None, config)?;
     // Nodes as `inventory` shows them; edges follow their endpoints into the view.
     let view = super::inventory::view(
         store.endpoints(&query)?,
@@ -42,7 +42,9 @@ pub fn run(args: GraphArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let mut text = match args.format {
         GraphFormat::Dot => graph.to_dot(),
         GraphFormat::Mermaid => graph.to_mermaid(),
-        GraphFormat::Json => serde_json::to_string_pretty(&graph.to_json())?,
+        GraphFormat::Json => {
+            crate::untrusted::json_escape_bidi(serde_json::to_string_pretty(&graph.to_json())?)
+        }
     };
     if !text.ends_with('\n') {
         text.push('\n');

@@ -25,7 +25,7 @@ pub fn run(args: InventoryArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         }
     }
     if !args.raw {
-        let specs = super::diff::load_specs(&args.specs, config)?;
+        let specs = super::diff::load_specs(&args.specs, None, config)?;
         endpoints = view(
             endpoints,
             &specs,

@@ -28,6 +28,7 @@ impl From<ExitStatus> for ExitCode {
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -85,7 +86,23 @@ fn init_logging(filter: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
         .with_target(false);
     // A second init (tests calling `run` twice) is harmless: keep the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        // Log fields carry service names, paths and spec text: escaped, so a value cannot
+        // start a line of its own or reach the terminal as an escape sequence. (JSON
+        // escapes control characters itself.)
+        LogFormat::Text => builder
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let text = format!("{value:?}");
+                    let text = crate::untrusted::escape(&text);
+                    if field.name() == "message" {
+                        write!(w, "{text}")
+                    } else {
+                        write!(w, "{field}={text}")
+                    }
+                })
+                .delimited(" "),
+            )
+            .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     Ok(())

@@ -15,7 +15,7 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let period = args
         .since
         .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
-    let specs = super::diff::load_specs(&args.specs, config)?;
+    let specs = super::diff::load_specs(&args.specs, None, config)?;
     empty_window_warning(&store, args.service.as_deref(), period)?;
     let text = build(
         &store,

@@ -70,7 +70,7 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     // Specs mapped in the config feed the live report; one that does not load stops start-up
     // here rather than failing every report request later.
-    let specs = super::diff::load_specs(&[], config)?;
+    let specs = super::diff::load_specs(&[], None, config)?;
     let db = config.db(args.db.db.as_deref());
     let store = Store::open(&db)?;
     let pipeline_config = super::pipeline_config(config)?;

@@ -286,11 +286,13 @@ impl Graph {
 }
 
 fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    crate::untrusted::escape(s)
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 fn mermaid_escape(s: &str) -> String {
-    s.replace('"', "#quot;")
+    crate::untrusted::escape(s).replace('"', "#quot;")
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod auth;
 mod conventions;
 pub mod infer;
 pub mod learn;
+pub mod redact;
 pub mod route;
 
 use std::borrow::Cow;
@@ -95,6 +96,8 @@ pub struct Rules {
     pub learn: LearnRules,
     /// Per-service corrections for what no heuristic gets right.
     pub overrides: Vec<ServiceOverride>,
+    /// Byte limits on the strings kept per request (`[normalize.limits]`).
+    pub limits: crate::untrusted::Limits,
 }
 
 impl Default for Rules {
@@ -115,6 +118,7 @@ impl Default for Rules {
             .collect(),
             auth: AuthRules::default(),
             infer: InferRules::default(),
+            limits: crate::untrusted::Limits::default(),
             learn: LearnRules::default(),
             overrides: Vec::new(),
         }
@@ -431,6 +435,7 @@ impl<'a> BatchNormalizer<'_, 'a> {
         }
         let no_route = route.is_none();
         if let Some(r) = route {
+            let r = crate::untrusted::cap(r, n.rules.limits.max_route_bytes);
             self.routes.push((parent, r.into()));
         }
         if ev.is_empty() && no_route {
@@ -458,11 +463,14 @@ impl<'a> BatchNormalizer<'_, 'a> {
             self.other_servers.push(me);
             return;
         };
+        let limits = &n.rules.limits;
+        let path = crate::untrusted::cap(path, limits.max_path_bytes);
         let status = conventions::status(a);
         let service = self.service(resource);
         let has_overrides = self.service.as_ref().is_some_and(|s| s.has_overrides);
 
-        let route_text = conventions::route(a);
+        let route_text =
+            conventions::route(a).map(|r| crate::untrusted::cap(r, limits.max_route_bytes));
         let uncached;
         let route = match &route_text {
             Some(Cow::Borrowed(r)) => self.route_cache.parse(r, n),
@@ -501,8 +509,10 @@ impl<'a> BatchNormalizer<'_, 'a> {
             evidence,
             time_unix_nano: span.start_unix_nano,
             path: example_path(path),
-            client: conventions::client(a),
-            user_agent: conventions::user_agent(a),
+            client: conventions::client(a)
+                .map(|c| crate::untrusted::cap(c, limits.max_caller_bytes)),
+            user_agent: conventions::user_agent(a)
+                .map(|u| crate::untrusted::cap(u, limits.max_user_agent_bytes)),
             explanation,
             routed: route_text.is_some(),
         });
@@ -519,9 +529,10 @@ impl<'a> BatchNormalizer<'_, 'a> {
             }
         }
         let base = name.unwrap_or("unknown_service");
+        let max = self.n.rules.limits.max_service_bytes;
         let full: Arc<str> = match ns {
-            Some(ns) => format!("{ns}/{base}").into(),
-            None => base.into(),
+            Some(ns) => crate::untrusted::cap(Cow::Owned(format!("{ns}/{base}")), max).into(),
+            None => crate::untrusted::cap(Cow::Borrowed(base), max).into(),
         };
         let has_overrides = self
             .n
@@ -577,6 +588,17 @@ impl<'a> BatchNormalizer<'_, 'a> {
             let mut orphans: Vec<_> = orphans.into_iter().collect();
             orphans.sort_unstable_by_key(|(r, _)| (r.trace_id, r.span_id));
             self.out.orphan_evidence = orphans;
+        }
+        // Examples keep the shape of secrets, never their value; done last, on the final
+        // template (a child span's route may have named the parameter).
+        for o in &mut self.out.observations {
+            let path = std::mem::take(&mut o.path);
+            o.path = redact::example(path, &o.template, &n.rules.infer);
+            if let Some(why) = &o.explanation {
+                if let Some(clean) = redact::words(why, &n.rules.infer) {
+                    o.explanation = Some(clean);
+                }
+            }
         }
         // Scanner noise: a 404 that no route claimed is not an endpoint.
         if self.out.observations.iter().any(|o| o.status == Some(404)) {

@@ -5,8 +5,12 @@
 use super::RenderOptions;
 use crate::diff::{DiffReport, FindingKind};
 
+/// Workflow-command data: control characters made visible first (the runner prints the
+/// message to the log, where a raw escape sequence would act on the terminal), then the
+/// runner's own `%`-encoding of line breaks.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    crate::untrusted::escape(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

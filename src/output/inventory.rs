@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{fmt_time, table};
 use crate::model::EndpointStats;
 use crate::store::OverflowStats;
+use crate::untrusted::{escape, Escaped};
 
 /// Aligned columns, sorted by service, template, method.
 pub fn render_table(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> String {
@@ -18,9 +19,9 @@ pub fn render_table(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> 
         .map(|e| {
             let ev = e.evidence.names();
             vec![
-                e.service.clone(),
+                escape(&e.service).into_owned(),
                 e.method.as_str().to_owned(),
-                e.template.as_str().to_owned(),
+                escape(e.template.as_str()).into_owned(),
                 e.source.as_str().to_owned(),
                 e.requests.to_string(),
                 e.status.s2xx.to_string(),
@@ -30,7 +31,7 @@ pub fn render_table(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> 
                 if ev.is_empty() {
                     "-".to_owned()
                 } else {
-                    ev.join(",")
+                    escape(&ev.join(",")).into_owned()
                 },
                 fmt_time(e.first_seen),
                 fmt_time(e.last_seen),
@@ -85,7 +86,7 @@ fn overflow_note(overflow: &[OverflowStats]) -> Option<String> {
     let total: u64 = per_service.values().sum();
     let list: Vec<String> = per_service
         .iter()
-        .map(|(s, n)| format!("{s} ({n})"))
+        .map(|(s, n)| format!("{} ({n})", Escaped(s)))
         .collect();
     // `_other_services` holds services beyond the service cap, the rest endpoints beyond
     // their service's cap: name the setting that applies.
@@ -124,5 +125,5 @@ pub fn render_json(endpoints: &[EndpointStats], overflow: &[OverflowStats]) -> S
     })
     .unwrap_or_default();
     s.push('\n');
-    s
+    crate::untrusted::json_escape_bidi(s)
 }

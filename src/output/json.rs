@@ -41,5 +41,5 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
     let mut s =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
-    s
+    crate::untrusted::json_escape_bidi(s)
 }

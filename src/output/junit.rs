@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::RenderOptions;
 use crate::diff::{DiffReport, Finding, FindingKind};
+use crate::untrusted::{escape, Escaped};
 
 pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -30,8 +31,8 @@ fn details(f: &Finding) -> String {
         "{} {} {}\nservice: {}\nseverity: {}\nrequests: {} (ok with auth {}, ok without auth {})\nauth: {}",
         f.kind.as_str(),
         f.method,
-        f.path,
-        f.service,
+        Escaped(&f.path),
+        Escaped(&f.service),
         f.severity.as_str(),
         f.requests,
         f.ok_with_auth,
@@ -45,7 +46,7 @@ fn details(f: &Finding) -> String {
         }
     }
     if !f.examples.is_empty() {
-        d.push_str(&format!("\nexamples: {}", f.examples.join(", ")));
+        d.push_str(&format!("\nexamples: {}", escape(&f.examples.join(", "))));
     }
     d
 }
@@ -68,7 +69,7 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
                 .iter()
                 .filter(|f| f.service == *svc && f.kind == kind)
                 .collect();
-            let class = xml_escape(&format!("shadowscan.{svc}.{}", kind.as_str()));
+            let class = xml_escape(&format!("shadowscan.{}.{}", Escaped(svc), kind.as_str()));
             if fs.is_empty() {
                 tests += 1;
                 cases.push_str(&format!(
@@ -79,19 +80,19 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
             }
             for f in fs {
                 tests += 1;
-                let name = xml_escape(&format!("{} {}", f.method, f.path));
+                let name = xml_escape(&format!("{} {}", f.method, Escaped(&f.path)));
                 if opts.fail_on.contains(&kind) {
                     failures += 1;
                     cases.push_str(&format!(
                         "    <testcase classname=\"{class}\" name=\"{name}\">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                         kind.as_str(),
-                        xml_escape(&format!("{} ({}): {}", kind.as_str(), f.severity.as_str(), f.reason)),
+                        xml_escape(&format!("{} ({}): {}", kind.as_str(), f.severity.as_str(), Escaped(&f.reason))),
                         xml_escape(&details(f))
                     ));
                 } else {
                     cases.push_str(&format!(
                         "    <testcase classname=\"{class}\" name=\"{name}\">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                        xml_escape(&format!("{}\n{}", f.reason, details(f)))
+                        xml_escape(&format!("{}\n{}", Escaped(&f.reason), details(f)))
                     ));
                 }
             }
@@ -100,7 +101,7 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
         all_failures += failures;
         suites.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n{cases}  </testsuite>\n",
-            xml_escape(&format!("shadowscan diff: {svc}"))
+            xml_escape(&format!("shadowscan diff: {}", Escaped(svc)))
         ));
     }
     format!(

@@ -1,12 +1,13 @@
 //! Markdown for pull-request comments: a summary table, then one table per kind. Cells are
-//! escaped so a `|` or `<` in a path or reason cannot break the table or inject HTML.
+//! escaped so a `|` or `<` in a path or reason cannot break the table or inject HTML, and a
+//! backtick cannot end a code span early.
 
 use super::{fmt_opt_time, RenderOptions};
 use crate::diff::{DiffReport, Finding, FindingKind};
 
 pub(crate) fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::untrusted::escape(s).chars() {
         match c {
             '|' => out.push_str("\\|"),
             '<' => out.push_str("&lt;"),
@@ -21,10 +22,7 @@ pub(crate) fn cell(s: &str) -> String {
 
 /// Inline code that survives any content: backticks in the text get a longer fence.
 fn code(s: &str) -> String {
-    let escaped = cell(s);
-    let fence = if escaped.contains('`') { "`` " } else { "`" };
-    let close = if escaped.contains('`') { " ``" } else { "`" };
-    format!("{fence}{escaped}{close}")
+    crate::untrusted::md_code(s)
 }
 
 fn heading(kind: FindingKind) -> &'static str {

@@ -3,6 +3,7 @@
 //! operation's line when documented), with a stable fingerprint so reruns update alerts
 //! instead of duplicating them.
 
+use crate::untrusted::Escaped;
 use serde_json::{json, Value};
 
 use super::RenderOptions;
@@ -137,7 +138,7 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
                 "ruleId": f.kind.as_str(),
                 "ruleIndex": idx,
                 "level": level(f, opts),
-                "message": { "text": format!("{} {} {} ({}): {}. {} requests, auth {}.", f.kind.as_str(), f.method, f.path, f.service, f.reason, f.requests, f.auth.as_str()) },
+                "message": { "text": format!("{} {} {} ({}): {}. {} requests, auth {}.", f.kind.as_str(), f.method, Escaped(&f.path), Escaped(&f.service), Escaped(&f.reason), f.requests, f.auth.as_str()) },
                 "partialFingerprints": { "shadowscanFinding/v1": fingerprint(f) },
                 "properties": {
                     "service": f.service,
@@ -178,5 +179,5 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
-    s
+    crate::untrusted::json_escape_bidi(s)
 }

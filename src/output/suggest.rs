@@ -150,6 +150,25 @@ fn yaml_value(v: &Value) -> String {
 /// Plain when safe, single-quoted otherwise (numbers-as-keys like `200` must be quoted to
 /// stay strings, as OpenAPI requires for response codes).
 fn yaml_scalar(s: &str) -> String {
+    if s.chars().any(crate::untrusted::is_unsafe_char) {
+        // Double quotes are the YAML style with escapes: the key stays the exact path and
+        // the patch stays one line per key, with nothing raw for a terminal or CI log.
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if crate::untrusted::is_unsafe_char(c) => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        return out;
+    }
     let plain = !s.is_empty()
         && !s.starts_with(|c: char| {
             "!&*-?{}[]|>'\"%@`#,:".contains(c) || c.is_ascii_digit() || c == ' '
@@ -504,7 +523,9 @@ fn suggest_json(
                 new_paths.push_str(&format!(
                     "{nl}{}{}: {body},",
                     if pretty { key_indent.as_str() } else { "" },
-                    serde_json::to_string(path).unwrap_or_default(),
+                    crate::untrusted::json_escape_bidi(
+                        serde_json::to_string(path).unwrap_or_default()
+                    ),
                 ));
             }
         }
@@ -559,11 +580,41 @@ pub fn suggest(text: &str, file: &str, findings: &[&Finding]) -> Result<String, 
     if new == text {
         return Ok(String::new());
     }
-    Ok(TextDiff::from_lines(text, &new)
+    let diff = TextDiff::from_lines(text, &new)
         .unified_diff()
         .context_radius(3)
         .header(&format!("a/{file}"), &format!("b/{file}"))
-        .to_string())
+        .to_string();
+    // The spec's own lines come from a pull request: nothing unsafe reaches the terminal or
+    // the CI log, line by line so the patch keeps its shape.
+    // Line endings (LF or CRLF) are the file's; everything else unsafe is escaped.
+    let split = |l: &str| -> (String, &'static str) {
+        match l.strip_suffix("\r\n") {
+            Some(b) => (b.to_owned(), "\r\n"),
+            None => match l.strip_suffix('\n') {
+                Some(b) => (b.to_owned(), "\n"),
+                None => (l.to_owned(), ""),
+            },
+        }
+    };
+    let unsafe_body = |b: &str| {
+        b.chars()
+            .any(|c| c != '\t' && crate::untrusted::is_unsafe_char(c))
+    };
+    if !diff.split_inclusive('\n').any(|l| unsafe_body(&split(l).0)) {
+        return Ok(diff);
+    }
+    Ok(diff
+        .split_inclusive('\n')
+        .map(|l| {
+            let (body, nl) = split(l);
+            if unsafe_body(&body) {
+                format!("{}{nl}", crate::untrusted::escape(&body))
+            } else {
+                format!("{body}{nl}")
+            }
+        })
+        .collect())
 }
 
 /// The shadow findings that belong in `file` (by the spec each finding names), for

@@ -2,6 +2,7 @@
 
 use super::{fmt_opt_time, table, RenderOptions};
 use crate::diff::{DiffReport, FindingKind, Severity};
+use crate::untrusted::{escape, Escaped};
 
 const RESET: &str = "\x1b[0m";
 
@@ -36,7 +37,8 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
     ));
     for svc in &s.services_auth_unknown {
         out.push_str(&format!(
-            "note: service {svc} shows no auth evidence on any endpoint: auth reported as unknown, no unauthenticated findings\n"
+            "note: service {} shows no auth evidence on any endpoint: auth reported as unknown, no unauthenticated findings\n",
+            Escaped(svc)
         ));
     }
     for svc in &s.services_auth_refusals_only {
@@ -47,7 +49,8 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
     }
     for svc in &s.services_without_spec {
         out.push_str(&format!(
-            "note: service {svc} has no spec bound: not compared\n"
+            "note: service {} has no spec bound: not compared\n",
+            Escaped(svc)
         ));
     }
     let shown: Vec<_> = report
@@ -62,13 +65,13 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
                 vec![
                     f.severity.as_str().to_owned(),
                     f.kind.as_str().to_owned(),
-                    f.service.clone(),
+                    escape(&f.service).into_owned(),
                     f.method.as_str().to_owned(),
-                    f.path.clone(),
+                    escape(&f.path).into_owned(),
                     f.requests.to_string(),
                     f.auth.as_str().to_owned(),
                     fmt_opt_time(f.last_seen),
-                    f.reason.clone(),
+                    escape(&f.reason).into_owned(),
                 ]
             })
             .collect();
@@ -112,11 +115,11 @@ pub(super) fn render(report: &DiffReport, opts: &RenderOptions) -> String {
             .map(|x| {
                 vec![
                     x.finding.kind.as_str().to_owned(),
-                    x.finding.service.clone(),
+                    escape(&x.finding.service).into_owned(),
                     x.finding.method.as_str().to_owned(),
-                    x.finding.path.clone(),
-                    x.expires.clone().unwrap_or_else(|| "-".to_owned()),
-                    x.reason.clone(),
+                    escape(&x.finding.path).into_owned(),
+                    escape(x.expires.as_deref().unwrap_or("-")).into_owned(),
+                    escape(&x.reason).into_owned(),
                 ]
             })
             .collect();

@@ -309,7 +309,7 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
     // pretty-prints for people. Plain structs with string keys: serialization cannot fail.
     let mut s = serde_json::to_string(&doc).expect("report JSON always serializes");
     s.push('\n');
-    s
+    crate::untrusted::json_escape_bidi(s)
 }
 
 fn drift_entry(e: &crate::model::EndpointStats) -> DriftEntry<'_> {

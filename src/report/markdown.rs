@@ -234,7 +234,7 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
             out.push('\n');
             for l in lines {
                 out.push(diff_sign(l.tag));
-                out.push_str(&l.text.replace(['\r', '\n'], " "));
+                out.push_str(&crate::untrusted::escape(&l.text));
                 out.push('\n');
             }
         }

@@ -83,7 +83,10 @@ pub(crate) fn status_mix(s: &StatusCounts) -> String {
 }
 
 /// Appends `s` with `& < > " '` escaped: safe in HTML text, attribute values and SVG.
+/// Control and bidi characters are made visible first ([`crate::untrusted::escape`]), so a
+/// path cannot reorder the text a reviewer reads.
 pub(crate) fn push_html(out: &mut String, s: &str) {
+    let s = &*crate::untrusted::escape(s);
     let mut last = 0;
     for (i, b) in s.bytes().enumerate() {
         let rep = match b {
@@ -117,7 +120,9 @@ pub(crate) fn md_text(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
+            c if crate::untrusted::is_unsafe_char(c) => {
+                out.push_str(&crate::untrusted::escape(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }
@@ -127,27 +132,7 @@ pub(crate) fn md_text(s: &str) -> String {
 /// A Markdown code span holding `s` literally, usable inside a table cell: backticks in the
 /// content get a longer fence, `|` is escaped (GitHub splits cells before code spans).
 pub(crate) fn md_code(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .replace('|', "\\|");
-    let mut longest = 0;
-    let mut run = 0;
-    for c in clean.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat(longest + 1);
-    if longest > 0 || clean.starts_with(' ') || clean.ends_with(' ') {
-        format!("{fence} {clean} {fence}")
-    } else {
-        format!("{fence}{clean}{fence}")
-    }
+    crate::untrusted::md_code(s)
 }
 
 /// Whether a caller string is a network address (rather than a calling service's name).

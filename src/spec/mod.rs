@@ -7,6 +7,10 @@
 //! parts diffing needs are interpreted, so vendor extensions, schemas and fields of newer
 //! minor versions never make a load fail. `$ref`s are followed where they matter (path
 //! items, operations, parameters), within the file or to files beside it.
+//!
+//! Specs come from pull requests, so reading one is bounded ([`LoadOptions`]): only regular
+//! files are read (never `/dev/zero` or a FIFO), the bytes read per load are capped, and
+//! file `$ref`s may not leave the spec's directory tree (or a configured root).
 
 mod json;
 mod read;
@@ -112,6 +116,31 @@ impl Operation {
     }
 }
 
+/// Default for [`LoadOptions::max_bytes`]: the largest real description we know (GitHub's,
+/// ~10 MB of JSON) fits six times over.
+pub const DEFAULT_MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What one load may read. A spec and every file its `$ref`s reach count together against
+/// `max_bytes`; file `$ref`s resolve only inside `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Bytes read from disk per load, main file and referenced files together
+    /// (`[diff] max_spec_bytes`).
+    pub max_bytes: u64,
+    /// The directory tree file `$ref`s must stay in (`[diff] spec_root`, `--spec-root`);
+    /// `None`: the main spec's own directory. Symlinks are resolved before the check.
+    pub root: Option<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            max_bytes: DEFAULT_MAX_SPEC_BYTES,
+            root: None,
+        }
+    }
+}
+
 /// One loaded document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spec {
@@ -132,7 +161,12 @@ impl Spec {
     /// Reads a document from text already in memory. `file` names it in errors and is the
     /// directory relative-file `$ref`s are resolved against.
     pub fn parse(file: &Path, text: &str) -> Result<Spec, SpecError> {
-        read::read_spec(file, text)
+        Spec::parse_with(file, text, &LoadOptions::default())
+    }
+
+    /// [`Spec::parse`] under explicit limits; `text` counts against `opts.max_bytes`.
+    pub fn parse_with(file: &Path, text: &str, opts: &LoadOptions) -> Result<Spec, SpecError> {
+        read::read_spec(file, text, opts)
     }
 
     /// The base paths an operation is served under: its own `servers` (operation- or
@@ -145,11 +179,12 @@ impl Spec {
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("{file}: cannot read: {source}")]
+    /// The reason is part of the message and not a `source`: `{:#}` chains would print it
+    /// twice.
+    #[error("{file}: cannot read: {error}")]
     Io {
         file: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{file}:{line}:{column}: {message}")]
     Syntax {
@@ -186,10 +221,21 @@ impl SpecError {
     }
 }
 
-/// Reads and interprets one document.
+/// Reads and interprets one document under the default [`LoadOptions`].
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
-    let text = read::read_text(path)?;
-    Spec::parse(path, &text)
+    load_with(path, &LoadOptions::default())
+}
+
+/// Reads and interprets one document under `opts`.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Spec, SpecError> {
+    let text = read::read_text(path, opts.max_bytes)?;
+    Spec::parse_with(path, &text, opts)
+}
+
+/// Reads a spec file's text under the same rules as [`load`] (regular file, at most
+/// `max_bytes`), for callers that need the text itself (`diff --suggest`).
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, SpecError> {
+    read::read_text(path, max_bytes)
 }
 
 /// Reads several documents (one per service or API), stopping at the first that fails:

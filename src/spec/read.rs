@@ -2,16 +2,20 @@
 //! following `$ref`s to path items, operations and parameters (in the same file or in files
 //! beside it) with a bound on chains so a cycle is an error rather than a hang.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::model::{Method, PathTemplate};
 
-use super::servers::{normalize_base, server_base_paths};
+use super::servers::{
+    normalize_base, server_base_paths, MAX_BASE_PATHS, MAX_COMBINATIONS, MAX_VARIABLES,
+};
 use super::tree::{Entry, Node};
-use super::{json, yaml, Operation, PathParam, Security, Spec, SpecError, SpecVersion};
+use super::{
+    json, yaml, LoadOptions, Operation, PathParam, Security, Spec, SpecError, SpecVersion,
+};
 
 const SUPPORTED: &str = "supported: swagger: \"2.0\", openapi: 3.0.x, openapi: 3.1.x";
 
@@ -37,10 +41,102 @@ fn method_of(key: &str) -> Option<Method> {
         .map(|&(_, m)| m)
 }
 
-pub(crate) fn read_text(path: &Path) -> Result<String, SpecError> {
-    let bytes = std::fs::read(path).map_err(|source| SpecError::Io {
+/// Why [`read_bounded`] refused a file.
+pub(crate) enum ReadError {
+    Io(std::io::Error),
+    /// A device, FIFO, socket or directory: `/dev/zero` would be read forever.
+    NotRegular(&'static str),
+    /// More than the bytes the load may still read.
+    TooLarge {
+        len: u64,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => e.fmt(f),
+            ReadError::NotRegular(kind) => write!(
+                f,
+                "it is a {kind}, not a regular file; specs and the files their $refs name are read only from regular files"
+            ),
+            ReadError::TooLarge { len } => write!(f, "it holds at least {len} bytes"),
+        }
+    }
+}
+
+/// Reads a regular file of at most `max` bytes. Opened non-blocking so a FIFO cannot stall
+/// the open, checked on the open handle so a swapped path cannot slip a device in, and read
+/// through `take` so a file growing meanwhile still stops at the limit.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        let t = meta.file_type();
+        return Err(ReadError::NotRegular(if t.is_dir() {
+            "directory"
+        } else {
+            file_kind(&t)
+        }));
+    }
+    if meta.len() > max {
+        return Err(ReadError::TooLarge { len: meta.len() });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(ReadError::TooLarge {
+            len: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(_: &std::fs::FileType) -> &'static str {
+    "special file"
+}
+
+fn limit_hint(max: u64) -> String {
+    format!("the limit is {max} bytes per spec and the files its $refs reach; raise `[diff] max_spec_bytes` if the description really is this large")
+}
+
+pub(crate) fn read_text(path: &Path, max: u64) -> Result<String, SpecError> {
+    let bytes = read_bounded(path, max).map_err(|e| SpecError::Io {
         file: path.to_path_buf(),
-        source,
+        error: match e {
+            ReadError::Io(e) => e,
+            e @ ReadError::NotRegular(_) => std::io::Error::other(e.to_string()),
+            e @ ReadError::TooLarge { .. } => {
+                std::io::Error::other(format!("{e}: {}", limit_hint(max)))
+            }
+        },
     })?;
     match String::from_utf8(bytes) {
         Ok(mut s) => {
@@ -118,6 +214,11 @@ struct Loader<'a> {
     main: Rc<Doc<'a>>,
     /// Documents by canonical path (so `./a.yaml` and `a.yaml` are one document).
     docs: RefCell<HashMap<PathBuf, Rc<Doc<'a>>>>,
+    /// Canonical directory tree file `$ref`s must resolve inside.
+    root: PathBuf,
+    /// [`LoadOptions::max_bytes`], and what is left of it after the files read so far.
+    max_bytes: u64,
+    remaining: Cell<u64>,
 }
 
 fn invalid(file: &Path, at: Option<usize>, message: impl Into<String>) -> SpecError {
@@ -128,7 +229,17 @@ fn invalid(file: &Path, at: Option<usize>, message: impl Into<String>) -> SpecEr
     }
 }
 
-pub(crate) fn read_spec(file: &Path, text: &str) -> Result<Spec, SpecError> {
+pub(crate) fn read_spec(file: &Path, text: &str, opts: &LoadOptions) -> Result<Spec, SpecError> {
+    if text.len() as u64 > opts.max_bytes {
+        return Err(SpecError::Io {
+            file: file.to_path_buf(),
+            error: std::io::Error::other(format!(
+                "it holds {} bytes: {}",
+                text.len(),
+                limit_hint(opts.max_bytes)
+            )),
+        });
+    }
     let root = parse_tree(file, text)?;
     if root.is_null() {
         return Err(invalid(
@@ -155,10 +266,21 @@ pub(crate) fn read_spec(file: &Path, text: &str) -> Result<Spec, SpecError> {
     });
     let mut docs = HashMap::new();
     docs.insert(canonical(file), main.clone());
+    let root = match &opts.root {
+        Some(r) => canonical(r),
+        None => canonical(
+            file.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        ),
+    };
     let loader = Loader {
         version,
         main,
         docs: RefCell::new(docs),
+        root,
+        max_bytes: opts.max_bytes,
+        remaining: Cell::new(opts.max_bytes - text.len() as u64),
     };
     let root = loader.main.root.clone();
     let title = root
@@ -178,7 +300,28 @@ pub(crate) fn read_spec(file: &Path, text: &str) -> Result<Spec, SpecError> {
 }
 
 fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+    std::fs::canonicalize(p).unwrap_or_else(|_| lexical_absolute(p))
+}
+
+/// `p` made absolute with `.` and `..` resolved by text, for paths that do not exist (so
+/// the confinement check still holds, and whether a file outside exists is not revealed).
+fn lexical_absolute(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = match std::env::current_dir() {
+        Ok(cwd) if p.is_relative() => cwd.join(p),
+        _ => p.to_path_buf(),
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn detect_version(file: &Path, root: &Node<'_>) -> Result<SpecVersion, SpecError> {
@@ -374,15 +517,30 @@ impl<'a> Loader<'a> {
         if let Some(d) = self.docs.borrow().get(&key) {
             return Ok(d.clone());
         }
-        let text = match std::fs::read_to_string(&display) {
-            Ok(t) => t,
-            Err(e) => {
-                return Err(Ext::Broken(format!(
-                    "cannot read {}: {e}",
-                    display.display()
-                )))
-            }
-        };
+        if !key.starts_with(&self.root) {
+            return Err(Ext::Broken(format!(
+                "{} is outside {}, the directory tree file references are confined to (allow a wider tree with `[diff] spec_root` or `--spec-root DIR`)",
+                key.display(),
+                self.root.display()
+            )));
+        }
+        let remaining = self.remaining.get();
+        let bytes = read_bounded(&display, remaining).map_err(|e| {
+            Ext::Broken(match e {
+                ReadError::TooLarge { .. } => format!(
+                    "cannot read {}: it would take the load past {} bytes ({} left): {}",
+                    display.display(),
+                    self.max_bytes,
+                    remaining,
+                    limit_hint(self.max_bytes)
+                ),
+                e => format!("cannot read {}: {e}", display.display()),
+            })
+        })?;
+        self.remaining.set(remaining - bytes.len() as u64);
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Ext::Broken(format!("cannot read {}: not UTF-8 text", display.display()))
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let root = parse_tree(&display, text)
             .map_err(Ext::Failed)?
@@ -433,6 +591,7 @@ impl<'a> Loader<'a> {
             ));
         };
         let mut out: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for item in items {
             let Some(url) = item.get("url").and_then(|u| u.as_str()) else {
                 return Err(invalid(
@@ -441,8 +600,24 @@ impl<'a> Loader<'a> {
                     "a server must be a mapping with a string `url`",
                 ));
             };
-            for b in server_base_paths(url, item.get("variables")) {
-                if !out.contains(&b) {
+            let found = server_base_paths(url, item.get("variables"));
+            if found.truncated {
+                tracing::warn!(
+                    file = %doc.display.display(),
+                    line = item.line,
+                    "a server's variables have more than {MAX_COMBINATIONS} combinations of values (or more than {MAX_VARIABLES} variables); only the first are used as base paths"
+                );
+            }
+            for b in found.bases {
+                if out.len() == MAX_BASE_PATHS {
+                    tracing::warn!(
+                        file = %doc.display.display(),
+                        line = e.key_line,
+                        "more than {MAX_BASE_PATHS} distinct base paths in one `servers` list; the rest are ignored"
+                    );
+                    return Ok(Some(out));
+                }
+                if seen.insert(b.clone()) {
                     out.push(b);
                 }
             }
