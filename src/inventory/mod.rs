@@ -631,12 +631,9 @@ impl EndpointTable {
         })
     }
 
-    /// The template of the service's route that describes an inferred template, if one does
-    /// and it differs: a route of the same method (GET's for HEAD) before one of another
-    /// method (a refused method on a routed path is still that path), then the one with the
-    /// most literal segments (`/users/me` before `/users/{id}`), then the first by text.
-    /// Strict, unlike [`EndpointTable::unclaimed`]: segment by segment, a route's last
-    /// parameter covering a longer rest only when named like a path (`rest`).
+    /// The template of the service's route (same method; GET's for HEAD) that describes an
+    /// inferred template, if one does and it differs; the one with the most literal segments
+    /// (`/users/me` before `/users/{id}`), then the first by text. See [`route_describes`].
     fn covering_route(
         &self,
         service: &Arc<str>,
@@ -645,19 +642,22 @@ impl EndpointTable {
         rest: &[String],
     ) -> Option<PathTemplate> {
         let &sid = self.service_ids.get(service)?;
-        let mut best: Option<((bool, usize, std::cmp::Reverse<&str>), &str)> = None;
+        let mut best: Option<((usize, std::cmp::Reverse<&str>), &str)> = None;
         for &id in &self.services[sid as usize].routes {
             let e = &self.entries[id as usize];
+            let same = e.method == method || (method == Method::Head && e.method == Method::Get);
+            if !same {
+                continue;
+            }
             let text = self.template(e);
             if !route_describes(text, template, rest) {
                 continue;
             }
-            let same = e.method == method || (method == Method::Head && e.method == Method::Get);
             let literals = text
                 .split('/')
                 .filter(|s| !s.is_empty() && !s.contains('{'))
                 .count();
-            let key = (same, literals, std::cmp::Reverse(text));
+            let key = (literals, std::cmp::Reverse(text));
             if best.as_ref().is_none_or(|(k, _)| key > *k) {
                 best = Some((key, text));
             }
@@ -712,33 +712,47 @@ fn route_covers(route: &str, template: &PathTemplate) -> bool {
     }
 }
 
-/// Whether a route's template describes an inferred one segment by segment: a parameter
-/// any segment, a mixed segment (`{name}.{ext}`) a literal it fits, text the same text in any
-/// case; a last parameter named like a path (`rest`) also any longer rest.
+/// Whether a route's template describes an inferred one segment by segment: text the same
+/// text in any case, a mixed segment (`{name}.{ext}`) a literal it fits, a parameter an
+/// inferred parameter, and a literal only when it looks like a value (`carol.w`, `v2.1`) or
+/// documented text follows the parameter (`/profiles/{username}/follow` describes
+/// `/profiles/sybil/follow`): otherwise the literal may be a sibling endpoint whose own route
+/// was not seen yet (`/pet/findByStatus` is not `/pet/{petId}`). A last parameter named like
+/// a path (`rest`) takes any longer rest.
 fn route_describes(route: &str, template: &PathTemplate, rest: &[String]) -> bool {
-    let mut r = route
+    let r: Vec<Segment<'_>> = route
         .split('/')
         .filter(|s| !s.is_empty())
         .map(Segment::classify)
-        .peekable();
-    let mut t = template.segments();
-    loop {
-        match (r.next(), t.next()) {
-            (None, None) => return true,
-            (Some(Segment::Param(name)), Some(_))
-                if r.peek().is_none() && rest.iter().any(|p| p.eq_ignore_ascii_case(name)) =>
+        .collect();
+    let t: Vec<Segment<'_>> = template.segments().collect();
+    for (i, rs) in r.iter().enumerate() {
+        let Some(ts) = t.get(i) else {
+            return false;
+        };
+        let ok = match (rs, ts) {
+            (Segment::Param(name), _)
+                if i + 1 == r.len() && rest.iter().any(|p| p.eq_ignore_ascii_case(name)) =>
             {
-                return true
+                return true;
             }
-            (Some(Segment::Param(_)), Some(_)) => {}
-            (Some(Segment::Mixed(m)), Some(Segment::Literal(l)))
-                if crate::normalize::route::glob(m.as_bytes(), l.as_bytes()) => {}
-            (Some(Segment::Mixed(m)), Some(Segment::Mixed(o))) if m == o => {}
-            (Some(Segment::Literal(a)), Some(Segment::Literal(b))) if a.eq_ignore_ascii_case(b) => {
+            (Segment::Param(_), Segment::Param(_) | Segment::Mixed(_)) => true,
+            (Segment::Param(_), Segment::Literal(l)) => {
+                crate::diff::group::looks_like_value(l)
+                    || r[i + 1..].iter().any(Segment::is_literal)
             }
-            _ => return false,
+            (Segment::Mixed(m), Segment::Literal(l)) => {
+                crate::normalize::route::glob(m.as_bytes(), l.as_bytes())
+            }
+            (Segment::Mixed(m), Segment::Mixed(o)) => m == o,
+            (Segment::Literal(a), Segment::Literal(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        };
+        if !ok {
+            return false;
         }
     }
+    r.len() == t.len()
 }
 
 enum Interning {

@@ -796,32 +796,38 @@ fn route_less_requests_a_route_describes_take_its_template() {
     seed_route(&mut inv, "koa", Method::Get, "/api/profiles/me");
     seed_route(&mut inv, "koa", Method::Get, "/api/files/{path}");
     seed_route(&mut inv, "koa", Method::Get, "/api/reports/{name}.{ext}");
+    seed_route(&mut inv, "koa", Method::Get, "/api/pets/{petId}");
     let b = batch(vec![
+        // Documented text after the parameter vouches for the value.
         unrouted("koa", Method::Post, "/api/profiles/sybil/follow", 401, 1),
         unrouted("koa", Method::Post, "/api/profiles/carol.w/follow", 200, 2),
-        // A refused method on a routed path is still that path.
-        unrouted("koa", Method::Delete, "/api/profiles/sybil/follow", 200, 3),
         // The most literal route wins.
         unrouted("koa", Method::Get, "/api/profiles/me", 401, 4),
-        unrouted("koa", Method::Get, "/api/profiles/dave", 500, 5),
+        // A last parameter takes a literal that looks like a value...
+        unrouted("koa", Method::Get, "/api/profiles/dave.k", 500, 5),
+        unrouted("koa", Method::Get, "/api/pets/{id}", 401, 6),
+        // ...not a word, which may be a sibling whose own route was not seen yet.
+        unrouted("koa", Method::Get, "/api/pets/findByStatus", 200, 7),
         // A last parameter named like a path takes the rest.
         unrouted(
             "koa",
             Method::Get,
             "/api/files/fonts/inter/inter-var.woff2",
             200,
-            6,
+            8,
         ),
-        unrouted("koa", Method::Get, "/api/reports/q1.pdf", 200, 7),
+        unrouted("koa", Method::Get, "/api/reports/q1.pdf", 200, 9),
+        // Another method's route says nothing about this one.
+        unrouted("koa", Method::Delete, "/api/profiles/sybil/follow", 200, 3),
         // Not described by any route: kept as inferred.
         unrouted(
             "koa",
             Method::Get,
             "/api/profiles/sybil/followers/extra",
             200,
-            8,
+            10,
         ),
-        unrouted("koa", Method::Get, "/metrics", 200, 9),
+        unrouted("koa", Method::Get, "/metrics", 200, 11),
     ]);
     inv.absorb(bd(b, &cfg), Instant::now());
     assert_eq!(inv.counters().unrouted, 0);
@@ -830,13 +836,15 @@ fn route_less_requests_a_route_describes_take_its_template() {
         templates(&d),
         vec![
             (Method::Get, "/api/files/{path}"),
+            (Method::Get, "/api/pets/findByStatus"),
+            (Method::Get, "/api/pets/{petId}"),
             (Method::Get, "/api/profiles/me"),
             (Method::Get, "/api/profiles/sybil/followers/extra"),
             (Method::Get, "/api/profiles/{username}"),
             (Method::Get, "/api/reports/{name}.{ext}"),
             (Method::Get, "/metrics"),
             (Method::Post, "/api/profiles/{username}/follow"),
-            (Method::Delete, "/api/profiles/{username}/follow"),
+            (Method::Delete, "/api/profiles/sybil/follow"),
         ]
     );
     let follow = find(&d, Method::Post, "/api/profiles/{username}/follow");
@@ -848,7 +856,7 @@ fn route_less_requests_a_route_describes_take_its_template() {
         Method::Get,
         "/api/profiles/sybil",
         200,
-        10,
+        12,
     )]);
     inv.absorb(bd(b, &cfg), Instant::now());
     assert_eq!(
