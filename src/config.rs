@@ -46,6 +46,42 @@ pub struct ServeConfig {
     pub worker_threads: Option<u16>,
     /// Where to write the bound addresses once listening, as `--ready-file`.
     pub ready_file: Option<PathBuf>,
+    /// TLS on every listener, as `--tls-cert`/`--tls-key`/`--tls-client-ca`.
+    pub tls: Option<TlsConfig>,
+    /// Bearer tokens the receivers require.
+    pub auth: AuthConfig,
+    /// Who may use the admin endpoint.
+    pub admin: AdminConfig,
+}
+
+/// `[serve.tls]`: PEM files, re-read when they change or on SIGHUP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// When set, clients must present a certificate issued by this CA.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// `[serve.auth]`: exporters must send `authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// One token a line, `#` comments; re-read when it changes or on SIGHUP.
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// `[serve.admin]`: the admin endpoint's own token and the `Host` names it answers to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// One token a line; when set, everything but `/healthz` needs one of them.
+    pub token_file: Option<PathBuf>,
+    /// Host names the admin endpoint answers (besides localhost and IP addresses).
+    pub allowed_hosts: Vec<String>,
+    /// Serve the admin endpoint without TLS even when `[serve.tls]` is set.
+    pub plaintext: bool,
 }
 
 /// What the decoder keeps of each span beyond the conventions' own attributes.

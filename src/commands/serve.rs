@@ -3,9 +3,13 @@
 //! Shutdown order (SIGINT/SIGTERM): stop accepting and let receivers finish in-flight
 //! exports, drop the last pipeline handle, let the writer drain its queue and commit, then
 //! exit. Every export acknowledged before that is in the database.
+//!
+//! SIGHUP (or a change to the files, checked every few seconds) re-reads the TLS
+//! certificate and the token files; connections already open are not dropped.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -14,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::ExitStatus;
 use crate::cli::ServeArgs;
 use crate::config::{self, Config};
-use crate::ingest::{self, ReceiverLimits};
+use crate::ingest::{self, ReceiverLimits, ReceiverOptions};
+use crate::net::{self, Protocol, Reload, Tls, TlsFiles, Tokens, Transport};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
 
@@ -75,6 +80,8 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     let store = Store::open(&db)?;
     let pipeline_config = super::pipeline_config(config)?;
     let (pipeline, writer) = Pipeline::start(store, pipeline_config)?;
+    // Before listening: a certificate or token file that does not load stops start-up.
+    let security = Security::resolve(&args.security, config)?;
 
     let grpc = bind(
         addr(
@@ -118,8 +125,13 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
             .or(config.serve.max_message_bytes)
             .unwrap_or(config::DEFAULT_MAX_MESSAGE_BYTES),
     };
+    security.warn_if_exposed(grpc_addr, http_addr, admin_addr);
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
+    tokio::spawn(net::reload_on_change(
+        security.reloadable(),
+        stop.clone().cancelled_owned(),
+    ));
 
     let admin_state = crate::admin::AdminState::new(
         pipeline.metrics_handle(),
@@ -127,24 +139,42 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         specs,
         config.normalize.clone(),
     );
-    let admin_task = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            axum::serve(admin, crate::admin::router(admin_state))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
-    });
+    let admin_router = crate::admin::guard(
+        crate::admin::router(admin_state),
+        crate::admin::AdminGuard {
+            tokens: security.admin_tokens.clone(),
+            allowed_hosts: config.serve.admin.allowed_hosts.clone(),
+        },
+    );
+    let admin_transport = Transport {
+        tls: security.admin_tls.clone(),
+        ..Transport::default()
+    };
+    let admin_task = tokio::spawn(net::serve(
+        admin,
+        admin_transport,
+        Protocol::Http,
+        admin_router,
+        stop.clone().cancelled_owned(),
+    ));
+    let receiver = ReceiverOptions {
+        limits,
+        transport: Transport {
+            tls: security.tls.clone(),
+            ..Transport::default()
+        },
+        tokens: security.tokens.clone(),
+    };
     let grpc_task = tokio::spawn(ingest::run_grpc(
         grpc,
         pipeline.clone(),
-        limits,
+        receiver.clone(),
         stop.clone().cancelled_owned(),
     ));
     let http_task = tokio::spawn(ingest::run_http(
         http,
         pipeline.clone(),
-        limits,
+        receiver,
         stop.clone().cancelled_owned(),
     ));
     drop(pipeline);
@@ -187,6 +217,123 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// TLS and tokens, from flags, environment and the config file.
+struct Security {
+    tls: Option<Arc<Tls>>,
+    /// The receivers' TLS, unless `[serve.admin] plaintext`.
+    admin_tls: Option<Arc<Tls>>,
+    tokens: Option<Arc<Tokens>>,
+    admin_tokens: Option<Arc<Tokens>>,
+}
+
+/// Comma-separated receiver tokens; kept out of flags so they never show in `ps`.
+const TOKENS_ENV: &str = "SHADOWSCAN_TOKENS";
+/// Comma-separated admin tokens; also what `--server` clients send.
+pub const ADMIN_TOKEN_ENV: &str = "SHADOWSCAN_ADMIN_TOKEN";
+
+impl Security {
+    fn resolve(args: &crate::cli::SecurityArgs, config: &Config) -> anyhow::Result<Security> {
+        let file = config.serve.tls.as_ref();
+        let files = match (&args.tls_cert, &args.tls_key, file) {
+            (Some(cert), Some(key), _) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone().or_else(|| {
+                    file.and_then(|f| f.client_ca_file.as_ref().map(|p| config.relative(p)))
+                }),
+            }),
+            (_, _, Some(f)) => Some(TlsFiles {
+                cert: config.relative(&f.cert_file),
+                key: config.relative(&f.key_file),
+                client_ca: args
+                    .tls_client_ca
+                    .clone()
+                    .or_else(|| f.client_ca_file.as_ref().map(|p| config.relative(p))),
+            }),
+            _ => None,
+        };
+        let tls = match files {
+            Some(files) => Some(Arc::new(Tls::load(files)?)),
+            None => None,
+        };
+        let env = |name: &'static str| std::env::var(name).ok().map(|v| (name, v));
+        let tokens_file = (args.tokens_file.clone())
+            .or_else(|| (config.serve.auth.tokens_file.as_ref()).map(|p| config.relative(p)));
+        let tokens_env = env(TOKENS_ENV);
+        let tokens = Tokens::load(
+            tokens_file.as_deref(),
+            tokens_env.as_ref().map(|(n, v)| (*n, v.as_str())),
+        )?
+        .map(Arc::new);
+        let admin_file = (args.admin_token_file.clone())
+            .or_else(|| (config.serve.admin.token_file.as_ref()).map(|p| config.relative(p)));
+        let admin_env = env(ADMIN_TOKEN_ENV);
+        let admin_tokens = Tokens::load(
+            admin_file.as_deref(),
+            admin_env.as_ref().map(|(n, v)| (*n, v.as_str())),
+        )?
+        .map(Arc::new);
+        Ok(Security {
+            admin_tls: tls.clone().filter(|_| !config.serve.admin.plaintext),
+            tls,
+            tokens,
+            admin_tokens,
+        })
+    }
+
+    fn reloadable(&self) -> Vec<Arc<dyn Reload>> {
+        let mut items: Vec<Arc<dyn Reload>> = Vec::new();
+        if let Some(t) = &self.tls {
+            items.push(t.clone());
+        }
+        for t in [&self.tokens, &self.admin_tokens].into_iter().flatten() {
+            if t.file().is_some() {
+                items.push(t.clone());
+            }
+        }
+        items
+    }
+
+    /// The OpenTelemetry Collector binds to localhost by default for the same reason: a
+    /// receiver anyone can reach lets anyone write the inventory.
+    fn warn_if_exposed(&self, grpc: SocketAddr, http: SocketAddr, admin: SocketAddr) {
+        let receivers = [("OTLP/gRPC", grpc), ("OTLP/HTTP", http)];
+        for (what, addr) in receivers {
+            exposure(
+                what,
+                addr,
+                self.tls.is_some(),
+                self.tokens.is_some(),
+                "write",
+            );
+        }
+        exposure(
+            "the admin endpoint",
+            admin,
+            self.admin_tls.is_some(),
+            self.admin_tokens.is_some(),
+            "read",
+        );
+    }
+}
+
+fn exposure(what: &str, addr: SocketAddr, tls: bool, tokens: bool, verb: &str) {
+    if addr.ip().is_loopback() {
+        return;
+    }
+    match (tls, tokens) {
+        (false, false) => tracing::warn!(
+            %addr,
+            "{what} listens beyond loopback without TLS or tokens: anyone who can reach {addr} can {verb} the inventory (set [serve.tls] and [serve.auth]/[serve.admin] token files, or bind 127.0.0.1; README: Deployment and security)"
+        ),
+        (false, true) => tracing::warn!(
+            %addr,
+            "{what} listens beyond loopback without TLS: its bearer tokens cross the network in clear text (set [serve.tls])"
+        ),
+        _ => {}
+    }
 }
 
 fn write_ready_file(

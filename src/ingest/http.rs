@@ -18,9 +18,10 @@ use super::grpc::response;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::{status_with_retry, RpcStatus};
 use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, Refusal, SinkError, TraceSink,
-    UNAVAILABLE_RETRY_AFTER,
+    Accepted, Format, Payload, ReceiverError, ReceiverOptions, Refusal, SinkError, TraceSink,
+    UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
 };
+use crate::net::Protocol;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -29,18 +30,22 @@ const JSON: &str = "application/json";
 const CODE_INVALID_ARGUMENT: i32 = 3;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNAVAILABLE: i32 = 14;
+const CODE_UNAUTHENTICATED: i32 = 16;
 
 #[derive(Clone)]
 struct Ctx<S> {
     sink: S,
-    limits: ReceiverLimits,
+    options: ReceiverOptions,
 }
 
 /// The OTLP/HTTP routes: `POST /v1/traces`; other methods there get 405, other paths 404.
-pub fn http_router<S: TraceSink>(sink: S, limits: ReceiverLimits) -> Router {
+pub fn http_router<S: TraceSink>(sink: S, options: impl Into<ReceiverOptions>) -> Router {
     Router::new()
         .route("/v1/traces", post(export::<S>))
-        .with_state(Ctx { sink, limits })
+        .with_state(Ctx {
+            sink,
+            options: options.into(),
+        })
 }
 
 /// Serves [`http_router`] on `listener` until `shutdown` resolves, then lets in-flight
@@ -48,18 +53,20 @@ pub fn http_router<S: TraceSink>(sink: S, limits: ReceiverLimits) -> Router {
 pub async fn run_http<S, F>(
     listener: tokio::net::TcpListener,
     sink: S,
-    limits: ReceiverLimits,
+    options: impl Into<ReceiverOptions>,
     shutdown: F,
 ) -> Result<(), ReceiverError>
 where
     S: TraceSink,
     F: Future<Output = ()> + Send + 'static,
 {
+    let options = options.into();
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "OTLP/HTTP receiver listening");
-    axum::serve(listener, http_router(sink, limits))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let tls = options.transport.tls.is_some();
+    tracing::info!(%addr, tls, "OTLP/HTTP receiver listening");
+    let transport = options.transport.clone();
+    let router = http_router(sink, options);
+    crate::net::serve(listener, transport, Protocol::Http, router, shutdown).await?;
     tracing::info!(%addr, "OTLP/HTTP receiver stopped");
     Ok(())
 }
@@ -75,6 +82,24 @@ async fn export<S: TraceSink>(State(ctx): State<Ctx<S>>, req: Request) -> Respon
 
 async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    // Before the body is read: an unauthenticated upload is not buffered.
+    if !ctx.options.allows(&parts.headers) {
+        let mut resp = match content_type(&parts.headers) {
+            Some(format) => error(
+                format,
+                StatusCode::UNAUTHORIZED,
+                CODE_UNAUTHENTICATED,
+                UNAUTHENTICATED_MESSAGE,
+                None,
+            ),
+            None => plain(StatusCode::UNAUTHORIZED, UNAUTHENTICATED_MESSAGE),
+        };
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"shadowscan\""),
+        );
+        return resp;
+    }
     let Some(format) = content_type(&parts.headers) else {
         return plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -90,7 +115,7 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
             )
         }
     };
-    let max = ctx.limits.max_message_bytes;
+    let max = ctx.options.limits.max_message_bytes;
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

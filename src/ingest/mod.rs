@@ -108,16 +108,24 @@ pub enum Refusal {
     TooLarge,
     /// A content type, encoding or method this receiver does not take (415, UNIMPLEMENTED).
     Unsupported,
+    /// No bearer token, or one the receiver does not accept (401, UNAUTHENTICATED).
+    Unauthenticated,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 3] = [Refusal::Malformed, Refusal::TooLarge, Refusal::Unsupported];
+    pub const ALL: [Refusal; 4] = [
+        Refusal::Malformed,
+        Refusal::TooLarge,
+        Refusal::Unsupported,
+        Refusal::Unauthenticated,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::Malformed => "malformed",
             Refusal::TooLarge => "too_large",
             Refusal::Unsupported => "unsupported",
+            Refusal::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -126,6 +134,7 @@ impl Refusal {
             tonic::Code::InvalidArgument | tonic::Code::Internal => Some(Refusal::Malformed),
             tonic::Code::ResourceExhausted => Some(Refusal::TooLarge),
             tonic::Code::Unimplemented => Some(Refusal::Unsupported),
+            tonic::Code::Unauthenticated => Some(Refusal::Unauthenticated),
             _ => None,
         }
     }
@@ -135,6 +144,7 @@ impl Refusal {
             400 => Some(Refusal::Malformed),
             413 => Some(Refusal::TooLarge),
             415 => Some(Refusal::Unsupported),
+            401 => Some(Refusal::Unauthenticated),
             _ => None,
         }
     }
@@ -268,12 +278,40 @@ impl Default for ReceiverLimits {
     }
 }
 
+/// How a receiver is reached and who may export to it.
+#[derive(Clone, Default)]
+pub struct ReceiverOptions {
+    pub limits: ReceiverLimits,
+    /// TLS and connection limits.
+    pub transport: crate::net::Transport,
+    /// When set, exports must carry `authorization: Bearer <token>` with one of these.
+    pub tokens: Option<std::sync::Arc<crate::net::Tokens>>,
+}
+
+impl From<ReceiverLimits> for ReceiverOptions {
+    fn from(limits: ReceiverLimits) -> ReceiverOptions {
+        ReceiverOptions {
+            limits,
+            ..ReceiverOptions::default()
+        }
+    }
+}
+
+impl ReceiverOptions {
+    /// Whether `headers` may export: always without tokens, else a valid bearer token.
+    fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.tokens.as_ref().is_none_or(|t| t.allows(headers))
+    }
+}
+
+/// What exporters are told when their token is missing or not accepted; never the token.
+const UNAUTHENTICATED_MESSAGE: &str =
+    "missing or unknown bearer token: send `authorization: Bearer <token>` with a token this receiver accepts";
+
 /// Why a receiver stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiverError {
-    #[error("OTLP/gRPC receiver failed: {0}")]
-    Grpc(#[from] tonic::transport::Error),
-    #[error("OTLP/HTTP receiver failed: {0}")]
+    #[error("OTLP receiver failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
