@@ -111,10 +111,11 @@ pub struct DbArg {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// OTLP/gRPC listen address [default: 0.0.0.0:4317].
+    /// OTLP/gRPC listen address; `0.0.0.0:4317` exposes it (then set TLS and tokens)
+    /// [default: 127.0.0.1:4317].
     #[arg(long, env = "SHADOWSCAN_GRPC_ADDR", value_name = "ADDR")]
     pub grpc_addr: Option<SocketAddr>,
-    /// OTLP/HTTP listen address [default: 0.0.0.0:4318].
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
     #[arg(long, env = "SHADOWSCAN_HTTP_ADDR", value_name = "ADDR")]
     pub http_addr: Option<SocketAddr>,
     /// Admin address: /healthz, /metrics, /api/v1/inventory [default: 127.0.0.1:9464].

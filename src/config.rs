@@ -121,8 +121,10 @@ pub struct SpecMapping {
 }
 
 pub const DEFAULT_DB: &str = "shadowscan.db";
-pub const DEFAULT_GRPC_ADDR: &str = "0.0.0.0:4317";
-pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4318";
+// Loopback, as the OpenTelemetry Collector's receivers since v0.104: exposing a receiver
+// (anyone who reaches it writes the inventory) is a choice made with `grpc_addr`/`http_addr`.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 

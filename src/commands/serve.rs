@@ -299,41 +299,52 @@ impl Security {
     /// The OpenTelemetry Collector binds to localhost by default for the same reason: a
     /// receiver anyone can reach lets anyone write the inventory.
     fn warn_if_exposed(&self, grpc: SocketAddr, http: SocketAddr, admin: SocketAddr) {
-        let receivers = [("OTLP/gRPC", grpc), ("OTLP/HTTP", http)];
-        for (what, addr) in receivers {
-            exposure(
-                what,
-                addr,
-                self.tls.is_some(),
-                self.tokens.is_some(),
-                "write",
-            );
-        }
-        exposure(
-            "the admin endpoint",
-            admin,
-            self.admin_tls.is_some(),
-            self.admin_tokens.is_some(),
-            "read",
-        );
+        let guard = |tls: &Option<Arc<Tls>>, tokens: &Option<Arc<Tokens>>| Guard {
+            tls: tls.is_some(),
+            client_certs: tls.as_ref().is_some_and(|t| t.files().client_ca.is_some()),
+            tokens: tokens.is_some(),
+        };
+        let receivers = guard(&self.tls, &self.tokens);
+        exposure("OTLP/gRPC", grpc, receivers, "write");
+        exposure("OTLP/HTTP", http, receivers, "write");
+        let admin_guard = guard(&self.admin_tls, &self.admin_tokens);
+        exposure("the admin endpoint", admin, admin_guard, "read");
     }
 }
 
-fn exposure(what: &str, addr: SocketAddr, tls: bool, tokens: bool, verb: &str) {
+fn exposure(what: &str, addr: SocketAddr, guard: Guard, verb: &str) {
+    if let Some(warning) = exposure_warning(what, addr, guard, verb) {
+        tracing::warn!(%addr, "{warning}");
+    }
+}
+
+/// What protects a listener.
+#[derive(Debug, Clone, Copy, Default)]
+struct Guard {
+    tls: bool,
+    client_certs: bool,
+    tokens: bool,
+}
+
+/// What to say about a listener on `addr`, if anything: beyond loopback, a listener that
+/// authenticates nobody lets anyone in, and tokens without TLS can be read on the way.
+fn exposure_warning(what: &str, addr: SocketAddr, guard: Guard, verb: &str) -> Option<String> {
     if addr.ip().is_loopback() {
-        return;
+        return None;
     }
-    match (tls, tokens) {
-        (false, false) => tracing::warn!(
-            %addr,
-            "{what} listens beyond loopback without TLS or tokens: anyone who can reach {addr} can {verb} the inventory (set [serve.tls] and [serve.auth]/[serve.admin] token files, or bind 127.0.0.1; README: Deployment and security)"
-        ),
-        (false, true) => tracing::warn!(
-            %addr,
-            "{what} listens beyond loopback without TLS: its bearer tokens cross the network in clear text (set [serve.tls])"
-        ),
-        _ => {}
+    if !guard.tokens && !guard.client_certs {
+        let missing = if guard.tls {
+            "without tokens or client certificates"
+        } else {
+            "without TLS or tokens"
+        };
+        return Some(format!(
+            "{what} listens beyond loopback {missing}: anyone who can reach {addr} can {verb} the inventory (set [serve.tls] and [serve.auth]/[serve.admin] token files, or bind 127.0.0.1; README: Deployment and security)"
+        ));
     }
+    (!guard.tls).then(|| format!(
+        "{what} listens beyond loopback without TLS: its bearer tokens cross the network in clear text (set [serve.tls])"
+    ))
 }
 
 fn write_ready_file(
@@ -376,4 +387,53 @@ async fn wait_for_signal(stop: CancellationToken) {
     }
     tracing::info!("shutting down: finishing in-flight exports, then flushing the inventory");
     stop.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_loopback() {
+        for a in [
+            config::DEFAULT_GRPC_ADDR,
+            config::DEFAULT_HTTP_ADDR,
+            config::DEFAULT_ADMIN_ADDR,
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert!(a.ip().is_loopback(), "{a}");
+            assert_eq!(exposure_warning("x", a, Guard::default(), "write"), None);
+        }
+    }
+
+    #[test]
+    fn listening_beyond_loopback_without_tls_or_tokens_is_warned() {
+        let any: SocketAddr = "0.0.0.0:4317".parse().unwrap();
+        let lan: SocketAddr = "[2001:db8::1]:4318".parse().unwrap();
+        let g = |tls, client_certs, tokens| Guard {
+            tls,
+            client_certs,
+            tokens,
+        };
+        for a in [any, lan] {
+            let w = |guard| exposure_warning("OTLP/gRPC", a, guard, "write");
+            let open = w(g(false, false, false)).unwrap();
+            assert!(open.contains("without TLS or tokens"), "{open}");
+            assert!(open.contains("can write the inventory"), "{open}");
+            let tls_only = w(g(true, false, false)).unwrap();
+            assert!(
+                tls_only.contains("without tokens or client certificates"),
+                "{tls_only}"
+            );
+            let clear = w(g(false, false, true)).unwrap();
+            assert!(clear.contains("clear text"), "{clear}");
+            assert_eq!(w(g(true, false, true)), None);
+            assert_eq!(w(g(true, true, false)), None);
+        }
+        let v6_loopback: SocketAddr = "[::1]:9464".parse().unwrap();
+        assert_eq!(
+            exposure_warning("admin", v6_loopback, Guard::default(), "read"),
+            None
+        );
+    }
 }
