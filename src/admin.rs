@@ -227,7 +227,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     ];
     let _ = writeln!(
         out,
-        "# HELP shadowscan_exports_refused_total Export requests refused outright, by reason: malformed (400, INVALID_ARGUMENT), too_large (413, RESOURCE_EXHAUSTED), unsupported (415, UNIMPLEMENTED), unauthenticated (401, UNAUTHENTICATED).\n# TYPE shadowscan_exports_refused_total counter"
+        "# HELP shadowscan_exports_refused_total Export requests refused outright, by reason: malformed (400, INVALID_ARGUMENT), too_large (413, RESOURCE_EXHAUSTED), unsupported (415, UNIMPLEMENTED), unauthenticated (401, UNAUTHENTICATED), overloaded (503, UNAVAILABLE: request bodies hold the whole max_buffered_bytes), timeout (408, DEADLINE_EXCEEDED: the body did not arrive within body_timeout_secs).\n# TYPE shadowscan_exports_refused_total counter"
     );
     for (why, n) in crate::ingest::Refusal::ALL.iter().zip(m.exports_refused) {
         let _ = writeln!(

@@ -46,6 +46,19 @@ pub struct ServeConfig {
     pub worker_threads: Option<u16>,
     /// Where to write the bound addresses once listening, as `--ready-file`.
     pub ready_file: Option<PathBuf>,
+    /// Bytes all request bodies may hold at once, received or decompressed; beyond it
+    /// exports get UNAVAILABLE/503 with a retry delay.
+    pub max_buffered_bytes: Option<usize>,
+    /// Seconds a request body has to arrive whole (408 / DEADLINE_EXCEEDED after).
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds a new connection has for its TLS handshake and HTTP/1.1 request head.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds without a byte read or written before a connection is closed.
+    pub idle_timeout_secs: Option<u64>,
+    /// Open connections per listener; more are closed as soon as accepted.
+    pub max_connections: Option<usize>,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_concurrent_streams: Option<u32>,
     /// TLS on every listener, as `--tls-cert`/`--tls-key`/`--tls-client-ca`.
     pub tls: Option<TlsConfig>,
     /// Bearer tokens the receivers require.

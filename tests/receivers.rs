@@ -150,7 +150,7 @@ struct Servers {
 
 impl Servers {
     async fn start(max_message_bytes: usize) -> Servers {
-        Servers::start_with(ReceiverLimits { max_message_bytes }.into()).await
+        Servers::start_with(ReceiverLimits::with_max_message_bytes(max_message_bytes).into()).await
     }
 
     async fn start_with(options: ReceiverOptions) -> Servers {

@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::ExitStatus;
 use crate::cli::ServeArgs;
 use crate::config::{self, Config};
-use crate::ingest::{self, ReceiverLimits, ReceiverOptions};
+use crate::ingest::{self, BodyBudget, ReceiverLimits, ReceiverOptions};
 use crate::net::{self, Protocol, Reload, Tls, TlsFiles, Tokens, Transport};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -58,6 +59,54 @@ fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
+/// `[serve]`'s connection limits over the defaults.
+fn connection_limits(config: &Config) -> net::ConnLimits {
+    let d = net::ConnLimits::default();
+    let secs = |v: Option<u64>, default| v.map_or(default, Duration::from_secs);
+    net::ConnLimits {
+        max_connections: config.serve.max_connections.unwrap_or(d.max_connections),
+        header_timeout: secs(config.serve.header_timeout_secs, d.header_timeout),
+        max_streams: config.serve.max_concurrent_streams.unwrap_or(d.max_streams),
+        idle_timeout: secs(config.serve.idle_timeout_secs, d.idle_timeout),
+    }
+}
+
+/// Three listeners of `max_connections` each, the database and logs need file
+/// descriptors; the usual soft limit (1024) is below that, and running out makes every port
+/// unreachable. Raise the soft limit to the hard one and say when even that is short.
+fn raise_fd_limit(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let need = (3 * max_connections + 64) as libc::rlim_t;
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return;
+            }
+            if lim.rlim_cur < need && lim.rlim_cur < lim.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    lim = raised;
+                }
+            }
+        }
+        if lim.rlim_cur < need {
+            tracing::warn!(
+                limit = lim.rlim_cur,
+                needed = need,
+                "the file descriptor limit is below what three listeners of [serve] max_connections need; raise `ulimit -n` or lower max_connections"
+            );
+        }
     }
 }
 
@@ -124,7 +173,11 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
             .max_message_bytes
             .or(config.serve.max_message_bytes)
             .unwrap_or(config::DEFAULT_MAX_MESSAGE_BYTES),
+        body_timeout: (config.serve.body_timeout_secs)
+            .map_or(ReceiverLimits::DEFAULT_BODY_TIMEOUT, Duration::from_secs),
     };
+    let conn_limits = connection_limits(config);
+    raise_fd_limit(conn_limits.max_connections);
     security.warn_if_exposed(grpc_addr, http_addr, admin_addr);
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
@@ -148,7 +201,7 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
     );
     let admin_transport = Transport {
         tls: security.admin_tls.clone(),
-        ..Transport::default()
+        limits: conn_limits,
     };
     let admin_task = tokio::spawn(net::serve(
         admin,
@@ -161,9 +214,13 @@ async fn serve(args: ServeArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         limits,
         transport: Transport {
             tls: security.tls.clone(),
-            ..Transport::default()
+            limits: conn_limits,
         },
         tokens: security.tokens.clone(),
+        // One budget for both receivers.
+        budget: BodyBudget::new(
+            (config.serve.max_buffered_bytes).unwrap_or(BodyBudget::DEFAULT_BYTES),
+        ),
     };
     let grpc_task = tokio::spawn(ingest::run_grpc(
         grpc,

@@ -17,12 +17,12 @@ use prost::Message;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
 use tonic::{Code, Status};
 
-use super::body::read_limited;
+use super::body::{read_limited, Lease, ReadError};
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
 use super::{
     Accepted, Format, Payload, ReceiverError, ReceiverOptions, Refusal, SinkError, TraceSink,
-    UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
+    OVERLOADED_MESSAGE, OVERLOADED_RETRY_AFTER, UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
 };
 use crate::net::Protocol;
 
@@ -108,13 +108,18 @@ where
             });
         }
         let sink = self.sink.clone();
-        let max = self.options.limits.max_message_bytes;
+        let options = self.options.clone();
         Box::pin(async move {
-            Ok(match export(sink.clone(), req, max).await {
+            Ok(match export(sink.clone(), req, &options).await {
                 Ok(accepted) => ok_response(response(accepted)),
                 Err(status) => {
                     tracing::debug!(code = ?status.code(), message = status.message(), "OTLP/gRPC export refused");
-                    if let Some(why) = Refusal::of_grpc(status.code()) {
+                    let why = if status.message() == OVERLOADED_MESSAGE {
+                        Some(Refusal::Overloaded)
+                    } else {
+                        Refusal::of_grpc(status.code())
+                    };
+                    if let Some(why) = why {
                         sink.refused(why);
                     }
                     status.into_http()
@@ -128,18 +133,33 @@ where
 /// codec, which copies every DATA frame into a growing buffer; the body is read as the
 /// HTTP receiver reads its own (`body::read_limited`): a message in one frame (frames are
 /// up to `MAX_FRAME`) reaches the sink without a copy.
-async fn export<S, B>(sink: S, req: http::Request<B>, max: usize) -> Result<Accepted, Status>
+async fn export<S, B>(
+    sink: S,
+    req: http::Request<B>,
+    options: &ReceiverOptions,
+) -> Result<Accepted, Status>
 where
     S: TraceSink,
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
+    let max = options.limits.max_message_bytes;
     let gzip = request_gzip(req.headers())?;
-    let (compressed, bytes) = read_message(req.into_body(), max).await?;
+    // Held until the sink has answered: the payload lives that long.
+    let mut lease = options.budget.lease();
+    let (compressed, bytes) = read_message(req.into_body(), options, &mut lease).await?;
     let bytes = match (compressed, gzip) {
         (false, _) => bytes,
         (true, true) => match gunzip(&bytes, max) {
-            Ok(b) => Bytes::from(b),
+            Ok(b) => {
+                if !lease.hold(bytes.len() + b.len()) {
+                    return Err(overloaded());
+                }
+                let len = b.len();
+                drop(bytes);
+                lease.hold(len);
+                Bytes::from(b)
+            }
             Err(GunzipError::TooLarge { limit }) => {
                 return Err(Status::resource_exhausted(format!(
                     "the request decompresses to more than the limit of {limit} bytes"
@@ -185,24 +205,37 @@ fn request_gzip(headers: &http::HeaderMap) -> Result<bool, Status> {
 }
 
 /// The one length-prefixed message of a unary request body: `(compressed, message)`.
-async fn read_message<B>(body: B, max: usize) -> Result<(bool, Bytes), Status>
+async fn read_message<B>(
+    body: B,
+    options: &ReceiverOptions,
+    lease: &mut Lease,
+) -> Result<(bool, Bytes), Status>
 where
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
+    let max = options.limits.max_message_bytes;
     let over = |len: usize| {
         Status::resource_exhausted(format!(
             "the request message is {len} bytes, over the limit of {max} bytes"
         ))
     };
     let limit = max.saturating_add(GRPC_HEADER);
-    let body = read_limited(body, limit, |first| {
+    let deadline = options.limits.body_timeout;
+    let body = read_limited(body, limit, deadline, lease, |first| {
         prefix(first).map(|(_, len)| len.saturating_add(GRPC_HEADER))
     })
     .await
-    .map_err(|e| Status::from_error(e.into()))?
-    .ok_or_else(|| {
-        Status::resource_exhausted(format!("the request is over the limit of {max} bytes"))
+    .map_err(|e| match e {
+        ReadError::Body(e) => Status::from_error(e.into()),
+        ReadError::TooLarge => {
+            Status::resource_exhausted(format!("the request is over the limit of {max} bytes"))
+        }
+        ReadError::Overloaded => overloaded(),
+        ReadError::TimedOut => Status::deadline_exceeded(format!(
+            "the request message did not arrive within {}s",
+            deadline.as_secs_f32()
+        )),
     })?;
     let Some((flag, len)) = prefix(&body) else {
         return Err(Status::invalid_argument("the request carries no message"));
@@ -277,6 +310,11 @@ fn status(e: SinkError) -> Status {
         SinkError::Busy { retry_after } => unavailable(message, retry_after),
         SinkError::Unavailable(_) => unavailable(message, UNAVAILABLE_RETRY_AFTER),
     }
+}
+
+/// The answer when request bodies already hold the whole budget.
+fn overloaded() -> Status {
+    unavailable(OVERLOADED_MESSAGE.to_owned(), OVERLOADED_RETRY_AFTER)
 }
 
 /// UNAVAILABLE with a `RetryInfo` detail: exporters wait that long before retrying.

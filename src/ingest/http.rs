@@ -13,13 +13,13 @@ use axum::Router;
 use bytes::Bytes;
 use prost::Message;
 
-use super::body::read_limited;
+use super::body::{read_limited, ReadError};
 use super::grpc::response;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::{status_with_retry, RpcStatus};
 use super::{
     Accepted, Format, Payload, ReceiverError, ReceiverOptions, Refusal, SinkError, TraceSink,
-    UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
+    OVERLOADED_MESSAGE, OVERLOADED_RETRY_AFTER, UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
 };
 use crate::net::Protocol;
 
@@ -28,6 +28,7 @@ const JSON: &str = "application/json";
 
 // gRPC codes carried in `google.rpc.Status` bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_DEADLINE_EXCEEDED: i32 = 4;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNAVAILABLE: i32 = 14;
 const CODE_UNAUTHENTICATED: i32 = 16;
@@ -124,10 +125,32 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(format, max);
     }
-    let raw = match read_limited(body, max, |_| declared.map(|n| n as usize)).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return too_large(format, max),
-        Err(e) => {
+    let deadline = ctx.options.limits.body_timeout;
+    // Held until the sink has answered: the payload lives that long.
+    let mut lease = ctx.options.budget.lease();
+    let read = read_limited(body, max, deadline, &mut lease, |_| {
+        declared.map(|n| n as usize)
+    });
+    let raw = match read.await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge) => return too_large(format, max),
+        Err(ReadError::Overloaded) => {
+            ctx.sink.refused(Refusal::Overloaded);
+            return overloaded(format);
+        }
+        Err(ReadError::TimedOut) => {
+            return error(
+                format,
+                StatusCode::REQUEST_TIMEOUT,
+                CODE_DEADLINE_EXCEEDED,
+                &format!(
+                    "the request body did not arrive within {}s",
+                    deadline.as_secs_f32()
+                ),
+                None,
+            )
+        }
+        Err(ReadError::Body(e)) => {
             tracing::debug!(error = %e, "reading OTLP/HTTP body failed");
             return error(
                 format,
@@ -140,7 +163,16 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     };
     let bytes = if gzip {
         match gunzip(&raw, max) {
-            Ok(b) => Bytes::from(b),
+            Ok(b) => {
+                if !lease.hold(raw.len() + b.len()) {
+                    ctx.sink.refused(Refusal::Overloaded);
+                    return overloaded(format);
+                }
+                let len = b.len();
+                drop(raw);
+                lease.hold(len);
+                Bytes::from(b)
+            }
             Err(GunzipError::TooLarge { .. }) => return too_large(format, max),
             Err(e @ GunzipError::Corrupt(_)) => {
                 return error(
@@ -250,6 +282,16 @@ fn success(format: Format, accepted: Accepted) -> Response {
                 .into_response()
         }
     }
+}
+
+fn overloaded(format: Format) -> Response {
+    error(
+        format,
+        StatusCode::SERVICE_UNAVAILABLE,
+        CODE_UNAVAILABLE,
+        OVERLOADED_MESSAGE,
+        Some(OVERLOADED_RETRY_AFTER),
+    )
 }
 
 fn too_large(format: Format, max: usize) -> Response {

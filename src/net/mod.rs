@@ -1,6 +1,6 @@
 //! How connections reach `serve`'s three listeners (OTLP/gRPC, OTLP/HTTP, admin): one
 //! accept loop with optional TLS ([`tls`]), a cap on open connections, a deadline for the
-//! TLS handshake and request head, and graceful shutdown; plus the bearer tokens ([`auth`])
+//! TLS handshake and request head, closing of idle connections, and graceful shutdown; plus the bearer tokens ([`auth`])
 //! the services behind it check, and the reloading of both when their files change.
 //!
 //! The services themselves (what a request means) live with their owners: `ingest` for
@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -21,12 +22,12 @@ use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 pub use auth::{TokenError, Tokens};
@@ -42,12 +43,19 @@ pub struct ConnLimits {
     pub header_timeout: Duration,
     /// Concurrent HTTP/2 streams (requests) per connection.
     pub max_streams: u32,
+    /// A connection on which nothing was read or written for this long is closed
+    /// gracefully (requests in flight finish first).
+    pub idle_timeout: Duration,
 }
 
 impl ConnLimits {
+    /// Per listener; `serve` raises the process's file-descriptor limit to fit three.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_MAX_STREAMS: u32 = 32;
+    /// Collectors keep their connection between batches (seconds apart); five idle
+    /// minutes mean it is gone, or was never an exporter.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 }
 
 impl Default for ConnLimits {
@@ -56,6 +64,7 @@ impl Default for ConnLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
             max_streams: Self::DEFAULT_MAX_STREAMS,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -100,8 +109,12 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     F: Future<Output = ()> + Send,
 {
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(transport.limits.max_connections));
+    let closing = CancellationToken::new();
+    let max_connections = transport
+        .limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_warning: Option<Instant> = None;
     let mut warn = |message: &str, error: Option<&io::Error>| {
@@ -138,14 +151,15 @@ where
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
+        let closing = closing.clone();
         let tls = transport.tls.clone();
         let limits = transport.limits;
         let service = service.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let stream = match tls {
-                None => Stream::Plain(tcp),
+            let activity = Activity::new();
+            let kind = match tls {
+                None => Kind::Plain(tcp),
                 Some(tls) => {
                     let alpn = match protocol {
                         Protocol::H2 { .. } => Alpn::H2,
@@ -153,7 +167,7 @@ where
                     };
                     let handshake = tls.acceptor(alpn).accept(tcp);
                     match tokio::time::timeout(limits.header_timeout, handshake).await {
-                        Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                        Ok(Ok(s)) => Kind::Tls(Box::new(s)),
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
                             return;
@@ -165,7 +179,10 @@ where
                     }
                 }
             };
-            let io = TokioIo::new(stream);
+            let io = TokioIo::new(Stream {
+                kind,
+                activity: activity.clone(),
+            });
             let service = TowerToHyperService::new(service);
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
@@ -189,23 +206,101 @@ where
                     .initial_connection_window_size(connection_window)
                     .max_frame_size(max_frame);
             }
-            let result = watcher
-                .watch(builder.serve_connection(io, service).into_owned())
-                .await;
+            let mut conn = std::pin::pin!(builder.serve_connection(io, service));
+            let check = (limits.idle_timeout / 4).max(Duration::from_millis(50));
+            // Once asked to close, a connection has this long: a peer that never answers
+            // HTTP/2's closing PING, or never finishes a request, is not waited for.
+            let mut ending: Option<tokio::time::Instant> = None;
+            let result = loop {
+                let cut = async {
+                    match ending {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    result = conn.as_mut() => break Ok(result),
+                    () = cut => break Err(()),
+                    () = closing.cancelled(), if ending.is_none() => {
+                        conn.as_mut().graceful_shutdown();
+                        ending = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                    }
+                    () = tokio::time::sleep(check), if ending.is_none() => {
+                        if activity.idle() >= limits.idle_timeout {
+                            tracing::debug!(%peer, "closing an idle connection");
+                            conn.as_mut().graceful_shutdown();
+                            ending = Some(tokio::time::Instant::now() + limits.header_timeout);
+                        }
+                    }
+                }
+            };
+            let result = match result {
+                Ok(r) => r,
+                Err(()) => {
+                    tracing::debug!(%peer, "dropping a connection that did not close in time");
+                    return;
+                }
+            };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    closing.cancel();
+    // Every connection holds a slot until it ends: having them all back means all ended.
+    let _all = slots.acquire_many(max_connections as u32).await;
     Ok(())
 }
 
-/// A plain or TLS connection, so one accept loop serves both.
-enum Stream {
+/// How long, at shutdown, requests in flight have to finish before their connections are
+/// dropped: longer than the default body timeout, so an export that is arriving completes.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// When a connection last read or wrote a byte.
+#[derive(Clone)]
+struct Activity(Arc<(Instant, AtomicU64)>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(Arc::new((Instant::now(), AtomicU64::new(0))))
+    }
+
+    fn touch(&self) {
+        let ms = self.0 .0.elapsed().as_millis() as u64;
+        self.0 .1.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.0 .1.load(Ordering::Relaxed));
+        self.0 .0.elapsed().saturating_sub(last)
+    }
+}
+
+/// A plain or TLS connection, so one accept loop serves both, noting when bytes move.
+struct Stream {
+    kind: Kind,
+    activity: Activity,
+}
+
+enum Kind {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn moved<T>(
+        &self,
+        poll: Poll<io::Result<T>>,
+        bytes: impl FnOnce(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Ok(v)) = &poll {
+            if bytes(v) {
+                self.activity.touch();
+            }
+        }
+        poll
+    }
 }
 
 impl AsyncRead for Stream {
@@ -214,10 +309,14 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = match &mut this.kind {
+            Kind::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Kind::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        let read = buf.filled().len() > before;
+        this.moved(poll, |_| read)
     }
 }
 
@@ -227,10 +326,12 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        let this = self.get_mut();
+        let poll = match &mut this.kind {
+            Kind::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Kind::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        };
+        this.moved(poll, |n| *n > 0)
     }
 
     fn poll_write_vectored(
@@ -238,30 +339,32 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        let this = self.get_mut();
+        let poll = match &mut this.kind {
+            Kind::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Kind::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        };
+        this.moved(poll, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
+        match &self.kind {
+            Kind::Plain(s) => s.is_write_vectored(),
+            Kind::Tls(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().kind {
+            Kind::Plain(s) => Pin::new(s).poll_flush(cx),
+            Kind::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().kind {
+            Kind::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Kind::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
