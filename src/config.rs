@@ -248,6 +248,43 @@ spec = "specs/shop.yaml"
     }
 
     #[test]
+    fn deployment_and_limit_keys_parse() {
+        let c = Config::parse(
+            r#"
+[serve]
+grpc_addr = "0.0.0.0:4317"
+max_buffered_bytes = 268435456
+body_timeout_secs = 30
+header_timeout_secs = 10
+idle_timeout_secs = 300
+max_connections = 512
+max_concurrent_streams = 32
+[serve.tls]
+cert_file = "tls/server.pem"
+key_file = "tls/server.key"
+client_ca_file = "tls/clients-ca.pem"
+[serve.auth]
+tokens_file = "tokens"
+[serve.admin]
+token_file = "admin-tokens"
+allowed_hosts = ["shadowscan.internal"]
+plaintext = true
+"#,
+        )
+        .unwrap();
+        let tls = c.serve.tls.as_ref().unwrap();
+        assert_eq!(tls.key_file, PathBuf::from("tls/server.key"));
+        assert!(tls.client_ca_file.is_some());
+        assert_eq!(c.serve.auth.tokens_file, Some(PathBuf::from("tokens")));
+        assert_eq!(c.serve.admin.allowed_hosts, ["shadowscan.internal"]);
+        assert!(c.serve.admin.plaintext);
+        assert_eq!(c.serve.max_concurrent_streams, Some(32));
+        assert_eq!(c.serve.idle_timeout_secs, Some(300));
+        let err = Config::parse("[serve.tls]\ncert_file = \"a.pem\"\n").unwrap_err();
+        assert!(err.contains("key_file"), "{err}");
+    }
+
+    #[test]
     fn typos_are_errors_that_name_the_key_and_line() {
         let err = Config::parse("[serve]\ngrcp_addr = \"x\"\n").unwrap_err();
         assert!(err.contains("grcp_addr"), "{err}");

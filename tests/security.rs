@@ -736,3 +736,80 @@ fn admin_checks_the_host_and_its_token() {
     assert!(stderr.contains("401"), "{stderr}");
     server.stop();
 }
+
+/// A certificate, key or token file that cannot be used stops start-up with a message
+/// naming the file, before anything listens; no token is printed.
+#[test]
+fn unusable_tls_or_token_files_stop_start_up_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    pki.issue("server", false);
+    let p = |n: &str| pki.path(n).to_str().unwrap().to_owned();
+    let empty = dir.path().join("tokens");
+    std::fs::write(&empty, "# nobody yet\n").unwrap();
+    let secret = dir.path().join("secret-tokens");
+    std::fs::write(&secret, "sekrit-value with-space\n").unwrap();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![
+                "--tls-cert".into(),
+                p("server.pem"),
+                "--tls-key".into(),
+                p("server.pem"),
+            ],
+            "server.pem: no private key found".into(),
+        ),
+        (
+            vec![
+                "--tls-cert".into(),
+                p("server.key"),
+                "--tls-key".into(),
+                p("server.key"),
+            ],
+            "server.key: no certificate found".into(),
+        ),
+        (
+            vec![
+                "--tls-cert".into(),
+                p("server.pem"),
+                "--tls-key".into(),
+                p("ca.key"),
+            ],
+            "does the key belong to the certificate?".into(),
+        ),
+        (
+            vec!["--tokens-file".into(), empty.to_str().unwrap().into()],
+            "tokens holds no token".into(),
+        ),
+        (
+            vec!["--tokens-file".into(), secret.to_str().unwrap().into()],
+            "secret-tokens: line 1".into(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let ready = dir.path().join("ready.json");
+        let out = shadowscan()
+            .args([
+                "serve",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+            ])
+            .args(["--admin-addr", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .arg("--db")
+            .arg(dir.path().join("inventory.db"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("sekrit"),
+            "a token is never printed: {stderr}"
+        );
+        assert!(!ready.exists(), "nothing listened");
+    }
+}
