@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -211,6 +211,10 @@ where
             // Once asked to close, a connection has this long: a peer that never answers
             // HTTP/2's closing PING, or never finishes a request, is not waited for.
             let mut ending: Option<tokio::time::Instant> = None;
+            // hyper's header timeout starts with the request head; before the first byte
+            // (while HTTP/1 and HTTP/2 are told apart) this deadline applies.
+            let first_byte = tokio::time::Instant::now() + limits.header_timeout;
+            let mut spoke = false;
             let result = loop {
                 let cut = async {
                     match ending {
@@ -221,6 +225,12 @@ where
                 tokio::select! {
                     result = conn.as_mut() => break Ok(result),
                     () = cut => break Err(()),
+                    () = tokio::time::sleep_until(first_byte), if !spoke => {
+                        if !activity.read_any() {
+                            break Err(());
+                        }
+                        spoke = true;
+                    }
                     () = closing.cancelled(), if ending.is_none() => {
                         conn.as_mut().graceful_shutdown();
                         ending = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
@@ -237,7 +247,7 @@ where
             let result = match result {
                 Ok(r) => r,
                 Err(()) => {
-                    tracing::debug!(%peer, "dropping a connection that did not close in time");
+                    tracing::debug!(%peer, "dropping a connection that sent nothing or did not close in time");
                     return;
                 }
             };
@@ -257,18 +267,31 @@ where
 /// dropped: longer than the default body timeout, so an export that is arriving completes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
 
-/// When a connection last read or wrote a byte.
+/// When a connection last read or wrote a byte, and whether it ever read one.
 #[derive(Clone)]
-struct Activity(Arc<(Instant, AtomicU64)>);
+struct Activity(Arc<(Instant, AtomicU64, AtomicBool)>);
 
 impl Activity {
     fn new() -> Activity {
-        Activity(Arc::new((Instant::now(), AtomicU64::new(0))))
+        Activity(Arc::new((
+            Instant::now(),
+            AtomicU64::new(0),
+            AtomicBool::new(false),
+        )))
     }
 
     fn touch(&self) {
         let ms = self.0 .0.elapsed().as_millis() as u64;
         self.0 .1.store(ms, Ordering::Relaxed);
+    }
+
+    fn touch_read(&self) {
+        self.touch();
+        self.0 .2.store(true, Ordering::Relaxed);
+    }
+
+    fn read_any(&self) -> bool {
+        self.0 .2.load(Ordering::Relaxed)
     }
 
     fn idle(&self) -> Duration {
@@ -315,8 +338,10 @@ impl AsyncRead for Stream {
             Kind::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Kind::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         };
-        let read = buf.filled().len() > before;
-        this.moved(poll, |_| read)
+        if buf.filled().len() > before {
+            this.activity.touch_read();
+        }
+        poll
     }
 }
 
