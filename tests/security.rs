@@ -585,13 +585,21 @@ fn tokens_and_certificates_rotate_without_dropping_connections() {
     assert_eq!(post(&mut before, "second-token"), 200);
     assert_eq!(before.peer(), der("old"));
 
+    // Without a signal: a changed file is noticed within seconds.
+    std::fs::write(&tokens, "third-token-longer\n").unwrap();
+    wait_until("the rewritten token file is read without SIGHUP", || {
+        let mut c = client.connect(&server.http).unwrap();
+        post(&mut c, "third-token-longer") == 200
+    });
+    assert_eq!(post(&mut after, "second-token"), 401);
+
     // A broken replacement (the key of another certificate) keeps the working one.
     std::fs::copy(pki.path("old.key"), &key).unwrap();
     server.signal(libc::SIGHUP);
     std::thread::sleep(Duration::from_millis(500));
     let mut still = client.connect(&server.http).unwrap();
     assert_eq!(still.peer(), der("new"));
-    assert_eq!(post(&mut still, "second-token"), 200);
+    assert_eq!(post(&mut still, "third-token-longer"), 200);
     let log = server.stop();
     assert!(log.contains("reloaded the TLS certificate"), "{log}");
     assert!(
