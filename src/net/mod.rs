@@ -113,7 +113,7 @@ where
     let max_connections = transport
         .limits
         .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS);
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_warning: Option<Instant> = None;
