@@ -274,9 +274,7 @@ fn receiver_spans_per_cpu_second(
                 })
             } else {
                 let sink = CountingSink(std::sync::Arc::new(AttrKeys::default()));
-                let limits = ReceiverLimits {
-                    max_message_bytes: MAX,
-                };
+                let limits = ReceiverLimits::with_max_message_bytes(MAX);
                 tokio::spawn(
                     async move { run_grpc(listener, sink, limits, shutdown).await.unwrap() },
                 )

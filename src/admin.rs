@@ -2,6 +2,10 @@
 //! inventory as JSON at `/api/v1/inventory`, and the weekly report at `/report`. It reads
 //! the store through its own connection (SQLite in WAL mode lets readers run beside the
 //! single writer), so a slow reader never stalls ingestion.
+//!
+//! [`guard`] puts the endpoint behind a `Host` check (so a web page cannot read the
+//! inventory through DNS rebinding) and, optionally, bearer tokens; `/healthz` stays open
+//! for probes.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -64,6 +68,96 @@ impl AdminState {
         })
         .await
         .unwrap_or_else(|e| panic!("admin reader task failed: {e}"))
+    }
+}
+
+/// Who may use the admin endpoint.
+#[derive(Clone, Default)]
+pub struct AdminGuard {
+    /// When set, every path but `/healthz` needs `authorization: Bearer <token>`.
+    pub tokens: Option<Arc<crate::net::Tokens>>,
+    /// Host names answered besides `localhost` and IP addresses (compared without port,
+    /// case-insensitively).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// `router` behind `guard`'s checks.
+pub fn guard(router: Router, guard: AdminGuard) -> Router {
+    let guard = AdminGuard {
+        allowed_hosts: guard
+            .allowed_hosts
+            .iter()
+            .map(|h| host_name(h).to_ascii_lowercase())
+            .collect(),
+        ..guard
+    };
+    router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(guard),
+        check_access,
+    ))
+}
+
+async fn check_access(
+    State(guard): State<Arc<AdminGuard>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    // HTTP/1.1 sends `Host`, HTTP/2 the URI's authority.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if !host.is_some_and(|h| guard.allows_host(h)) {
+        // The Host is not echoed: it is whatever the client chose.
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this admin endpoint does not answer to that Host name: use localhost or an IP address, or add the name to [serve.admin] allowed_hosts\n",
+        )
+            .into_response();
+    }
+    if let Some(tokens) = &guard.tokens {
+        if !tokens.allows(req.headers()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"shadowscan-admin\"")],
+                "missing or unknown bearer token: send `authorization: Bearer <token>` (shadowscan reads SHADOWSCAN_ADMIN_TOKEN)\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+impl AdminGuard {
+    /// Names a DNS-rebinding page cannot use: IP addresses (rebinding needs a name),
+    /// `localhost`, and the configured names.
+    fn allows_host(&self, host: &str) -> bool {
+        let name = host_name(host);
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>().is_ok()
+            || name.eq_ignore_ascii_case("localhost")
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `host[:port]` or `[v6][:port]` without the port.
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
+            name
+        }
+        _ => host,
     }
 }
 
@@ -155,7 +249,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     ];
     let _ = writeln!(
         out,
-        "# HELP shadowscan_exports_refused_total Export requests refused outright, by reason: malformed (400, INVALID_ARGUMENT), too_large (413, RESOURCE_EXHAUSTED), unsupported (415, UNIMPLEMENTED).\n# TYPE shadowscan_exports_refused_total counter"
+        "# HELP shadowscan_exports_refused_total Export requests refused outright, by reason: malformed (400, INVALID_ARGUMENT), too_large (413, RESOURCE_EXHAUSTED), unsupported (415, UNIMPLEMENTED), unauthenticated (401, UNAUTHENTICATED), overloaded (503, UNAVAILABLE: request bodies hold the whole max_buffered_bytes), timeout (408, DEADLINE_EXCEEDED: the body did not arrive within body_timeout_secs).\n# TYPE shadowscan_exports_refused_total counter"
     );
     for (why, n) in crate::ingest::Refusal::ALL.iter().zip(m.exports_refused) {
         let _ = writeln!(
@@ -295,5 +389,39 @@ async fn report(
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, format!("{e:#}\n")).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_a_rebinding_page_cannot_use_are_allowed() {
+        let g = AdminGuard {
+            tokens: None,
+            allowed_hosts: vec!["shadowscan.internal".into()],
+        };
+        for ok in [
+            "127.0.0.1:9464",
+            "localhost:9464",
+            "LOCALHOST",
+            "[::1]:9464",
+            "[::1]",
+            "10.1.2.3",
+            "shadowscan.internal:9464",
+            "Shadowscan.Internal",
+        ] {
+            assert!(g.allows_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:9464",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:9464",
+            "",
+            "shadowscan.internal.evil.example",
+        ] {
+            assert!(!g.allows_host(bad), "{bad}");
+        }
     }
 }

@@ -123,10 +123,11 @@ pub struct DbArg {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// OTLP/gRPC listen address [default: 0.0.0.0:4317].
+    /// OTLP/gRPC listen address; `0.0.0.0:4317` exposes it (then set TLS and tokens)
+    /// [default: 127.0.0.1:4317].
     #[arg(long, env = "SHADOWSCAN_GRPC_ADDR", value_name = "ADDR")]
     pub grpc_addr: Option<SocketAddr>,
-    /// OTLP/HTTP listen address [default: 0.0.0.0:4318].
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
     #[arg(long, env = "SHADOWSCAN_HTTP_ADDR", value_name = "ADDR")]
     pub http_addr: Option<SocketAddr>,
     /// Admin address: /healthz, /metrics, /api/v1/inventory [default: 127.0.0.1:9464].
@@ -145,6 +146,43 @@ pub struct ServeArgs {
     /// that bind port 0).
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// TLS and tokens for `serve` (config: `[serve.tls]`, `[serve.auth]`, `[serve.admin]`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SecurityArgs {
+    /// TLS certificate chain (PEM) for every listener; re-read when it changes or on SIGHUP.
+    #[arg(
+        long,
+        env = "SHADOWSCAN_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(
+        long,
+        env = "SHADOWSCAN_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM).
+    #[arg(
+        long,
+        env = "SHADOWSCAN_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Bearer tokens the receivers accept, one a line (also: SHADOWSCAN_TOKENS, comma-separated).
+    #[arg(long, env = "SHADOWSCAN_TOKENS_FILE", value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Bearer tokens the admin endpoint requires, except on /healthz (also: SHADOWSCAN_ADMIN_TOKEN).
+    #[arg(long, env = "SHADOWSCAN_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

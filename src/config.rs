@@ -46,6 +46,55 @@ pub struct ServeConfig {
     pub worker_threads: Option<u16>,
     /// Where to write the bound addresses once listening, as `--ready-file`.
     pub ready_file: Option<PathBuf>,
+    /// Bytes all request bodies may hold at once, received or decompressed; beyond it
+    /// exports get UNAVAILABLE/503 with a retry delay.
+    pub max_buffered_bytes: Option<usize>,
+    /// Seconds a request body has to arrive whole (408 / DEADLINE_EXCEEDED after).
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds a new connection has for its TLS handshake and HTTP/1.1 request head.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds without a byte read or written before a connection is closed.
+    pub idle_timeout_secs: Option<u64>,
+    /// Open connections per listener; more are closed as soon as accepted.
+    pub max_connections: Option<usize>,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_concurrent_streams: Option<u32>,
+    /// TLS on every listener, as `--tls-cert`/`--tls-key`/`--tls-client-ca`.
+    pub tls: Option<TlsConfig>,
+    /// Bearer tokens the receivers require.
+    pub auth: AuthConfig,
+    /// Who may use the admin endpoint.
+    pub admin: AdminConfig,
+}
+
+/// `[serve.tls]`: PEM files, re-read when they change or on SIGHUP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// When set, clients must present a certificate issued by this CA.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// `[serve.auth]`: exporters must send `authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// One token a line, `#` comments; re-read when it changes or on SIGHUP.
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// `[serve.admin]`: the admin endpoint's own token and the `Host` names it answers to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// One token a line; when set, everything but `/healthz` needs one of them.
+    pub token_file: Option<PathBuf>,
+    /// Host names the admin endpoint answers (besides localhost and IP addresses).
+    pub allowed_hosts: Vec<String>,
+    /// Serve the admin endpoint without TLS even when `[serve.tls]` is set.
+    pub plaintext: bool,
 }
 
 /// What the decoder keeps of each span beyond the conventions' own attributes.
@@ -92,8 +141,10 @@ pub struct SpecMapping {
 }
 
 pub const DEFAULT_DB: &str = "shadowscan.db";
-pub const DEFAULT_GRPC_ADDR: &str = "0.0.0.0:4317";
-pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4318";
+// Loopback, as the OpenTelemetry Collector's receivers since v0.104: exposing a receiver
+// (anyone who reaches it writes the inventory) is a choice made with `grpc_addr`/`http_addr`.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -214,6 +265,43 @@ spec = "specs/shop.yaml"
             PathBuf::from("/var/lib/shadowscan/inventory.db")
         );
         assert_eq!(c.db(Some(Path::new("flag.db"))), PathBuf::from("flag.db"));
+    }
+
+    #[test]
+    fn deployment_and_limit_keys_parse() {
+        let c = Config::parse(
+            r#"
+[serve]
+grpc_addr = "0.0.0.0:4317"
+max_buffered_bytes = 268435456
+body_timeout_secs = 30
+header_timeout_secs = 10
+idle_timeout_secs = 300
+max_connections = 512
+max_concurrent_streams = 32
+[serve.tls]
+cert_file = "tls/server.pem"
+key_file = "tls/server.key"
+client_ca_file = "tls/clients-ca.pem"
+[serve.auth]
+tokens_file = "tokens"
+[serve.admin]
+token_file = "admin-tokens"
+allowed_hosts = ["shadowscan.internal"]
+plaintext = true
+"#,
+        )
+        .unwrap();
+        let tls = c.serve.tls.as_ref().unwrap();
+        assert_eq!(tls.key_file, PathBuf::from("tls/server.key"));
+        assert!(tls.client_ca_file.is_some());
+        assert_eq!(c.serve.auth.tokens_file, Some(PathBuf::from("tokens")));
+        assert_eq!(c.serve.admin.allowed_hosts, ["shadowscan.internal"]);
+        assert!(c.serve.admin.plaintext);
+        assert_eq!(c.serve.max_concurrent_streams, Some(32));
+        assert_eq!(c.serve.idle_timeout_secs, Some(300));
+        let err = Config::parse("[serve.tls]\ncert_file = \"a.pem\"\n").unwrap_err();
+        assert!(err.contains("key_file"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod diff;
 pub mod ingest;
 pub mod inventory;
 pub mod model;
+pub mod net;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;

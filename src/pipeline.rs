@@ -108,7 +108,7 @@ struct Counters {
     spans_rejected: AtomicU64,
     batches_shed: AtomicU64,
     /// Export requests refused outright, by [`Refusal`] (in `Refusal::ALL` order).
-    refused: [AtomicU64; 3],
+    refused: [AtomicU64; Refusal::ALL.len()],
     commits: AtomicU64,
     commit_failures: AtomicU64,
     endpoints_known: AtomicU64,
@@ -134,7 +134,7 @@ pub struct MetricsSnapshot {
     pub batches_shed: u64,
     /// Export requests refused outright (malformed, too large, unsupported), in
     /// [`Refusal::ALL`] order.
-    pub exports_refused: [u64; 3],
+    pub exports_refused: [u64; Refusal::ALL.len()],
     pub commits: u64,
     pub commit_failures: u64,
     /// Distinct endpoints in the inventory.

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use shadowscan::ingest::{
     corpus, decode, run_grpc, run_http, Accepted, DecodeStats, Format, Payload, ReceiverLimits,
-    Refusal, SinkError, TraceSink, EXPORT_PATH,
+    ReceiverOptions, Refusal, SinkError, TraceSink, EXPORT_PATH,
 };
 use shadowscan::model::{AttrKey, AttrKeys, AttrValue, SpanKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -150,8 +150,12 @@ struct Servers {
 
 impl Servers {
     async fn start(max_message_bytes: usize) -> Servers {
+        Servers::start_with(ReceiverLimits::with_max_message_bytes(max_message_bytes).into()).await
+    }
+
+    async fn start_with(options: ReceiverOptions) -> Servers {
         let sink = Recorder::new();
-        let limits = ReceiverLimits { max_message_bytes };
+        let limits = options;
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (grpc, http) = (
@@ -163,6 +167,7 @@ impl Servers {
         let s1 = stopped.clone();
         let g = tokio::spawn({
             let sink = sink.clone();
+            let limits = limits.clone();
             async move {
                 run_grpc(grpc_listener, sink, limits, async move { s1.wait().await })
                     .await
@@ -874,5 +879,110 @@ async fn http_other_paths_and_methods() {
     );
     // An empty protobuf body is a valid, empty export request.
     assert_eq!(post(servers.http, &[PB], b"").await.status, 200);
+    servers.shutdown().await;
+}
+
+// ---- bearer tokens ---------------------------------------------------------------------
+
+/// Receivers that want one of two tokens, as `[serve.auth] tokens_file` sets up.
+async fn servers_with_tokens() -> (Servers, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, "# exporters\ncollector-a-9f3k\ncollector-b-2m7q\n").unwrap();
+    let tokens = shadowscan::net::Tokens::load(Some(&file), None)
+        .unwrap()
+        .unwrap();
+    let options = ReceiverOptions {
+        tokens: Some(Arc::new(tokens)),
+        ..ReceiverOptions::default()
+    };
+    (Servers::start_with(options).await, dir)
+}
+
+/// What the collector's `bearertokenauth` extension sends: `authorization: Bearer <token>`
+/// metadata. Without it, or with a token not in the file, the call is UNAUTHENTICATED
+/// (which exporters do not retry), counted, and nothing reaches the sink.
+#[tokio::test]
+async fn grpc_exports_need_a_known_bearer_token() {
+    let (servers, _dir) = servers_with_tokens().await;
+    let bytes = corpus::protobuf(10, 1);
+    let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+    let mut client = servers.client().await;
+    for token in [
+        None,
+        Some("Bearer collector-a-9f3"),
+        Some("Basic collector-a-9f3k"),
+    ] {
+        let mut r = tonic::Request::new(req.clone());
+        if let Some(t) = token {
+            r.metadata_mut().insert("authorization", t.parse().unwrap());
+        }
+        let err = client.export(r).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{token:?}");
+        assert!(err.message().contains("bearer token"), "{}", err.message());
+        assert!(
+            !err.message().contains("collector-a"),
+            "the token is not echoed"
+        );
+    }
+    // Unknown methods too: an unauthenticated client learns nothing.
+    let st = raw_grpc(servers.grpc, &[], framed(0, 0, b"")).await;
+    assert_eq!(st.code(), Code::Unauthenticated);
+    assert!(servers.sink.take().is_empty());
+    assert_eq!(servers.sink.take_refusals(), [Refusal::Unauthenticated; 4]);
+
+    for token in ["Bearer collector-a-9f3k", "bearer collector-b-2m7q"] {
+        let mut r = tonic::Request::new(req.clone());
+        r.metadata_mut()
+            .insert("authorization", token.parse().unwrap());
+        client.export(r).await.unwrap();
+    }
+    assert_eq!(servers.sink.take().len(), 20);
+    servers.shutdown().await;
+}
+
+/// OTLP/HTTP: 401 with `WWW-Authenticate: Bearer` and a `google.rpc.Status` (code 16) in
+/// the request's encoding, before the body is read; the right token is accepted.
+#[tokio::test]
+async fn http_exports_need_a_known_bearer_token() {
+    let (servers, _dir) = servers_with_tokens().await;
+    let bytes = corpus::protobuf(10, 1);
+    let r = post(servers.http, &[JS], b"{}").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer realm=\"shadowscan\"")
+    );
+    assert_eq!(r.json()["code"], 16);
+    let r = post(
+        servers.http,
+        &[PB, ("Authorization", "Bearer collector-a-9f3kk")],
+        &bytes,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let status = RpcStatus::decode(&r.body[..]).unwrap();
+    assert_eq!(status.code, 16);
+    // Refused before the body is read: a 100 MB chunk that never comes costs nothing.
+    let r = http(
+        servers.http,
+        "POST",
+        "/v1/traces",
+        &[PB, ("Transfer-Encoding", "chunked")],
+        b"5F5E100\r\nonly the start",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(servers.sink.take().is_empty());
+    assert_eq!(servers.sink.take_refusals(), [Refusal::Unauthenticated; 3]);
+
+    let r = post(
+        servers.http,
+        &[PB, ("Authorization", "Bearer collector-b-2m7q")],
+        &bytes,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(servers.sink.take().len(), 10);
     servers.shutdown().await;
 }

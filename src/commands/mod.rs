@@ -191,9 +191,19 @@ pub fn fetch_inventory(
     let mut conn = std::net::TcpStream::connect(authority)
         .with_context(|| format!("--server {url}: cannot connect to {authority}"))?;
     conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    // The admin endpoint's token, when it requires one (the first of a comma-separated list).
+    let auth = std::env::var(serve::ADMIN_TOKEN_ENV)
+        .ok()
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .find(|t| !t.is_empty())
+                .map(str::to_owned)
+        })
+        .map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         conn,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\n{auth}Connection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw)

@@ -1,4 +1,4 @@
-//! The OTLP/gRPC receiver: `TraceService/Export` on tonic's HTTP/2 server, with the unary
+//! The OTLP/gRPC receiver: `TraceService/Export` on hyper's HTTP/2 server (`net`), with the unary
 //! call's message framing, gzip and status answers done here. The request message goes to
 //! the sink (and the fast walker) as the bytes that arrived, instead of through prost's
 //! generated server, which would build every message first, or tonic's codec, which copies
@@ -15,17 +15,16 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
-use tonic::server::NamedService;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 
-use super::body::read_limited;
+use super::body::{read_limited, Lease, ReadError};
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::status_with_retry;
 use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, Refusal, SinkError, TraceSink,
-    UNAVAILABLE_RETRY_AFTER,
+    Accepted, Format, Payload, ReceiverError, ReceiverOptions, Refusal, SinkError, TraceSink,
+    OVERLOADED_MESSAGE, OVERLOADED_RETRY_AFTER, UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
 };
+use crate::net::Protocol;
 
 /// The one method this receiver serves.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -39,44 +38,43 @@ const GRPC_HEADER: usize = 5;
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight
 /// requests. Accepts gzip-compressed requests; requests larger than
-/// `limits.max_message_bytes` (compressed or not) get RESOURCE_EXHAUSTED.
+/// `limits.max_message_bytes` (compressed or not) get RESOURCE_EXHAUSTED, requests without
+/// an accepted bearer token (when `tokens` are set) UNAUTHENTICATED.
 pub async fn run_grpc<S, F>(
     listener: tokio::net::TcpListener,
     sink: S,
-    limits: ReceiverLimits,
+    options: impl Into<ReceiverOptions>,
     shutdown: F,
 ) -> Result<(), ReceiverError>
 where
     S: TraceSink,
     F: Future<Output = ()> + Send,
 {
+    let options = options.into();
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "OTLP/gRPC receiver listening");
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        // A 1000-span export is a few hundred KiB. With HTTP/2's 64 KiB default windows the
-        // exporter stalls for a WINDOW_UPDATE several times per request, and 16 KiB frames
-        // mean a dozen frames (and wake-ups) per message. Windows are credit, not buffers:
-        // the size limit still bounds what one request can hold.
-        .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME)
-        .add_service(ExportServer { sink, limits })
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+    let tls = options.transport.tls.is_some();
+    tracing::info!(%addr, tls, "OTLP/gRPC receiver listening");
+    let transport = options.transport.clone();
+    // A 1000-span export is a few hundred KiB. With HTTP/2's 64 KiB default windows the
+    // exporter stalls for a WINDOW_UPDATE several times per request, and 16 KiB frames
+    // mean a dozen frames (and wake-ups) per message. Windows are credit, not buffers:
+    // the size limit still bounds what one request can hold.
+    let protocol = Protocol::H2 {
+        stream_window: STREAM_WINDOW,
+        connection_window: CONNECTION_WINDOW,
+        max_frame: MAX_FRAME,
+    };
+    let service = ExportServer { sink, options };
+    crate::net::serve(listener, transport, protocol, service, shutdown).await?;
     tracing::info!(%addr, "OTLP/gRPC receiver stopped");
     Ok(())
 }
 
-/// The tower service tonic's router calls for our service name.
+/// The service behind every gRPC connection: `Export`, and UNIMPLEMENTED for the rest.
 #[derive(Clone)]
 struct ExportServer<S> {
     sink: S,
-    limits: ReceiverLimits,
-}
-
-impl<S> NamedService for ExportServer<S> {
-    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    options: ReceiverOptions,
 }
 
 impl<S, B> Service<http::Request<B>> for ExportServer<S>
@@ -94,6 +92,14 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // Checked before anything else, so an unauthenticated client learns nothing of
+        // what the receiver serves and makes it buffer nothing.
+        if !self.options.allows(req.headers()) {
+            self.sink.refused(Refusal::Unauthenticated);
+            return Box::pin(async {
+                Ok(Status::unauthenticated(UNAUTHENTICATED_MESSAGE).into_http())
+            });
+        }
         if req.uri().path() != EXPORT_PATH {
             let path = req.uri().path().to_owned();
             self.sink.refused(Refusal::Unsupported);
@@ -102,13 +108,18 @@ where
             });
         }
         let sink = self.sink.clone();
-        let max = self.limits.max_message_bytes;
+        let options = self.options.clone();
         Box::pin(async move {
-            Ok(match export(sink.clone(), req, max).await {
+            Ok(match export(sink.clone(), req, &options).await {
                 Ok(accepted) => ok_response(response(accepted)),
                 Err(status) => {
                     tracing::debug!(code = ?status.code(), message = status.message(), "OTLP/gRPC export refused");
-                    if let Some(why) = Refusal::of_grpc(status.code()) {
+                    let why = if status.message() == OVERLOADED_MESSAGE {
+                        Some(Refusal::Overloaded)
+                    } else {
+                        Refusal::of_grpc(status.code())
+                    };
+                    if let Some(why) = why {
                         sink.refused(why);
                     }
                     status.into_http()
@@ -122,18 +133,33 @@ where
 /// codec, which copies every DATA frame into a growing buffer; the body is read as the
 /// HTTP receiver reads its own (`body::read_limited`): a message in one frame (frames are
 /// up to `MAX_FRAME`) reaches the sink without a copy.
-async fn export<S, B>(sink: S, req: http::Request<B>, max: usize) -> Result<Accepted, Status>
+async fn export<S, B>(
+    sink: S,
+    req: http::Request<B>,
+    options: &ReceiverOptions,
+) -> Result<Accepted, Status>
 where
     S: TraceSink,
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
+    let max = options.limits.max_message_bytes;
     let gzip = request_gzip(req.headers())?;
-    let (compressed, bytes) = read_message(req.into_body(), max).await?;
+    // Held until the sink has answered: the payload lives that long.
+    let mut lease = options.budget.lease();
+    let (compressed, bytes) = read_message(req.into_body(), options, &mut lease).await?;
     let bytes = match (compressed, gzip) {
         (false, _) => bytes,
         (true, true) => match gunzip(&bytes, max) {
-            Ok(b) => Bytes::from(b),
+            Ok(b) => {
+                if !lease.hold(bytes.len() + b.len()) {
+                    return Err(overloaded());
+                }
+                let len = b.len();
+                drop(bytes);
+                lease.hold(len);
+                Bytes::from(b)
+            }
             Err(GunzipError::TooLarge { limit }) => {
                 return Err(Status::resource_exhausted(format!(
                     "the request decompresses to more than the limit of {limit} bytes"
@@ -179,24 +205,37 @@ fn request_gzip(headers: &http::HeaderMap) -> Result<bool, Status> {
 }
 
 /// The one length-prefixed message of a unary request body: `(compressed, message)`.
-async fn read_message<B>(body: B, max: usize) -> Result<(bool, Bytes), Status>
+async fn read_message<B>(
+    body: B,
+    options: &ReceiverOptions,
+    lease: &mut Lease,
+) -> Result<(bool, Bytes), Status>
 where
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
+    let max = options.limits.max_message_bytes;
     let over = |len: usize| {
         Status::resource_exhausted(format!(
             "the request message is {len} bytes, over the limit of {max} bytes"
         ))
     };
     let limit = max.saturating_add(GRPC_HEADER);
-    let body = read_limited(body, limit, |first| {
+    let deadline = options.limits.body_timeout;
+    let body = read_limited(body, limit, deadline, lease, |first| {
         prefix(first).map(|(_, len)| len.saturating_add(GRPC_HEADER))
     })
     .await
-    .map_err(|e| Status::from_error(e.into()))?
-    .ok_or_else(|| {
-        Status::resource_exhausted(format!("the request is over the limit of {max} bytes"))
+    .map_err(|e| match e {
+        ReadError::Body(e) => Status::from_error(e.into()),
+        ReadError::TooLarge => {
+            Status::resource_exhausted(format!("the request is over the limit of {max} bytes"))
+        }
+        ReadError::Overloaded => overloaded(),
+        ReadError::TimedOut => Status::deadline_exceeded(format!(
+            "the request message did not arrive within {}s",
+            deadline.as_secs_f32()
+        )),
     })?;
     let Some((flag, len)) = prefix(&body) else {
         return Err(Status::invalid_argument("the request carries no message"));
@@ -271,6 +310,11 @@ fn status(e: SinkError) -> Status {
         SinkError::Busy { retry_after } => unavailable(message, retry_after),
         SinkError::Unavailable(_) => unavailable(message, UNAVAILABLE_RETRY_AFTER),
     }
+}
+
+/// The answer when request bodies already hold the whole budget.
+fn overloaded() -> Status {
+    unavailable(OVERLOADED_MESSAGE.to_owned(), OVERLOADED_RETRY_AFTER)
 }
 
 /// UNAVAILABLE with a `RetryInfo` detail: exporters wait that long before retrying.

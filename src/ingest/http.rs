@@ -13,34 +13,40 @@ use axum::Router;
 use bytes::Bytes;
 use prost::Message;
 
-use super::body::read_limited;
+use super::body::{read_limited, ReadError};
 use super::grpc::response;
 use super::gzip::{gunzip, GunzipError};
 use super::rpc_status::{status_with_retry, RpcStatus};
 use super::{
-    Accepted, Format, Payload, ReceiverError, ReceiverLimits, Refusal, SinkError, TraceSink,
-    UNAVAILABLE_RETRY_AFTER,
+    Accepted, Format, Payload, ReceiverError, ReceiverOptions, Refusal, SinkError, TraceSink,
+    OVERLOADED_MESSAGE, OVERLOADED_RETRY_AFTER, UNAUTHENTICATED_MESSAGE, UNAVAILABLE_RETRY_AFTER,
 };
+use crate::net::Protocol;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
 // gRPC codes carried in `google.rpc.Status` bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_DEADLINE_EXCEEDED: i32 = 4;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNAVAILABLE: i32 = 14;
+const CODE_UNAUTHENTICATED: i32 = 16;
 
 #[derive(Clone)]
 struct Ctx<S> {
     sink: S,
-    limits: ReceiverLimits,
+    options: ReceiverOptions,
 }
 
 /// The OTLP/HTTP routes: `POST /v1/traces`; other methods there get 405, other paths 404.
-pub fn http_router<S: TraceSink>(sink: S, limits: ReceiverLimits) -> Router {
+pub fn http_router<S: TraceSink>(sink: S, options: impl Into<ReceiverOptions>) -> Router {
     Router::new()
         .route("/v1/traces", post(export::<S>))
-        .with_state(Ctx { sink, limits })
+        .with_state(Ctx {
+            sink,
+            options: options.into(),
+        })
 }
 
 /// Serves [`http_router`] on `listener` until `shutdown` resolves, then lets in-flight
@@ -48,18 +54,20 @@ pub fn http_router<S: TraceSink>(sink: S, limits: ReceiverLimits) -> Router {
 pub async fn run_http<S, F>(
     listener: tokio::net::TcpListener,
     sink: S,
-    limits: ReceiverLimits,
+    options: impl Into<ReceiverOptions>,
     shutdown: F,
 ) -> Result<(), ReceiverError>
 where
     S: TraceSink,
     F: Future<Output = ()> + Send + 'static,
 {
+    let options = options.into();
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "OTLP/HTTP receiver listening");
-    axum::serve(listener, http_router(sink, limits))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let tls = options.transport.tls.is_some();
+    tracing::info!(%addr, tls, "OTLP/HTTP receiver listening");
+    let transport = options.transport.clone();
+    let router = http_router(sink, options);
+    crate::net::serve(listener, transport, Protocol::Http, router, shutdown).await?;
     tracing::info!(%addr, "OTLP/HTTP receiver stopped");
     Ok(())
 }
@@ -75,6 +83,24 @@ async fn export<S: TraceSink>(State(ctx): State<Ctx<S>>, req: Request) -> Respon
 
 async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    // Before the body is read: an unauthenticated upload is not buffered.
+    if !ctx.options.allows(&parts.headers) {
+        let mut resp = match content_type(&parts.headers) {
+            Some(format) => error(
+                format,
+                StatusCode::UNAUTHORIZED,
+                CODE_UNAUTHENTICATED,
+                UNAUTHENTICATED_MESSAGE,
+                None,
+            ),
+            None => plain(StatusCode::UNAUTHORIZED, UNAUTHENTICATED_MESSAGE),
+        };
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"shadowscan\""),
+        );
+        return resp;
+    }
     let Some(format) = content_type(&parts.headers) else {
         return plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -90,7 +116,7 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
             )
         }
     };
-    let max = ctx.limits.max_message_bytes;
+    let max = ctx.options.limits.max_message_bytes;
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -99,10 +125,32 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(format, max);
     }
-    let raw = match read_limited(body, max, |_| declared.map(|n| n as usize)).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return too_large(format, max),
-        Err(e) => {
+    let deadline = ctx.options.limits.body_timeout;
+    // Held until the sink has answered: the payload lives that long.
+    let mut lease = ctx.options.budget.lease();
+    let read = read_limited(body, max, deadline, &mut lease, |_| {
+        declared.map(|n| n as usize)
+    });
+    let raw = match read.await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge) => return too_large(format, max),
+        Err(ReadError::Overloaded) => {
+            ctx.sink.refused(Refusal::Overloaded);
+            return overloaded(format);
+        }
+        Err(ReadError::TimedOut) => {
+            return error(
+                format,
+                StatusCode::REQUEST_TIMEOUT,
+                CODE_DEADLINE_EXCEEDED,
+                &format!(
+                    "the request body did not arrive within {}s",
+                    deadline.as_secs_f32()
+                ),
+                None,
+            )
+        }
+        Err(ReadError::Body(e)) => {
             tracing::debug!(error = %e, "reading OTLP/HTTP body failed");
             return error(
                 format,
@@ -115,7 +163,16 @@ async fn answer<S: TraceSink>(ctx: Ctx<S>, req: Request) -> Response {
     };
     let bytes = if gzip {
         match gunzip(&raw, max) {
-            Ok(b) => Bytes::from(b),
+            Ok(b) => {
+                if !lease.hold(raw.len() + b.len()) {
+                    ctx.sink.refused(Refusal::Overloaded);
+                    return overloaded(format);
+                }
+                let len = b.len();
+                drop(raw);
+                lease.hold(len);
+                Bytes::from(b)
+            }
             Err(GunzipError::TooLarge { .. }) => return too_large(format, max),
             Err(e @ GunzipError::Corrupt(_)) => {
                 return error(
@@ -225,6 +282,16 @@ fn success(format: Format, accepted: Accepted) -> Response {
                 .into_response()
         }
     }
+}
+
+fn overloaded(format: Format) -> Response {
+    error(
+        format,
+        StatusCode::SERVICE_UNAVAILABLE,
+        CODE_UNAVAILABLE,
+        OVERLOADED_MESSAGE,
+        Some(OVERLOADED_RETRY_AFTER),
+    )
 }
 
 fn too_large(format: Format, max: usize) -> Response {

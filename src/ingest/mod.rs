@@ -36,6 +36,7 @@ mod rpc_status;
 mod tests;
 mod wire;
 
+pub use body::BodyBudget;
 pub use client::{ExportError, GrpcExporter};
 pub use file::{detect_format, is_gzip, protobuf_messages, ProtobufLayout};
 pub use grpc::{run_grpc, EXPORT_PATH};
@@ -108,16 +109,32 @@ pub enum Refusal {
     TooLarge,
     /// A content type, encoding or method this receiver does not take (415, UNIMPLEMENTED).
     Unsupported,
+    /// No bearer token, or one the receiver does not accept (401, UNAUTHENTICATED).
+    Unauthenticated,
+    /// Request bodies already hold the receivers' whole memory budget (503, UNAVAILABLE).
+    Overloaded,
+    /// The body did not arrive within the body timeout (408, DEADLINE_EXCEEDED).
+    TimedOut,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 3] = [Refusal::Malformed, Refusal::TooLarge, Refusal::Unsupported];
+    pub const ALL: [Refusal; 6] = [
+        Refusal::Malformed,
+        Refusal::TooLarge,
+        Refusal::Unsupported,
+        Refusal::Unauthenticated,
+        Refusal::Overloaded,
+        Refusal::TimedOut,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::Malformed => "malformed",
             Refusal::TooLarge => "too_large",
             Refusal::Unsupported => "unsupported",
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::Overloaded => "overloaded",
+            Refusal::TimedOut => "timeout",
         }
     }
 
@@ -126,6 +143,8 @@ impl Refusal {
             tonic::Code::InvalidArgument | tonic::Code::Internal => Some(Refusal::Malformed),
             tonic::Code::ResourceExhausted => Some(Refusal::TooLarge),
             tonic::Code::Unimplemented => Some(Refusal::Unsupported),
+            tonic::Code::Unauthenticated => Some(Refusal::Unauthenticated),
+            tonic::Code::DeadlineExceeded => Some(Refusal::TimedOut),
             _ => None,
         }
     }
@@ -135,6 +154,8 @@ impl Refusal {
             400 => Some(Refusal::Malformed),
             413 => Some(Refusal::TooLarge),
             415 => Some(Refusal::Unsupported),
+            401 => Some(Refusal::Unauthenticated),
+            408 => Some(Refusal::TimedOut),
             _ => None,
         }
     }
@@ -253,27 +274,88 @@ pub struct ReceiverLimits {
     /// Largest request body accepted, both as received (compressed) and decompressed.
     /// Larger requests get RESOURCE_EXHAUSTED (gRPC) or 413 (HTTP).
     pub max_message_bytes: usize,
+    /// Time a request body has to arrive whole, from its headers on; later ones get
+    /// DEADLINE_EXCEEDED (gRPC) or 408 (HTTP).
+    pub body_timeout: Duration,
 }
 
 impl ReceiverLimits {
     /// 16 MiB: well above what a collector's default batch (8192 spans) encodes to.
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+    /// 30 s: 16 MiB at 4.5 Mbit/s.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The defaults with another size limit.
+    pub fn with_max_message_bytes(max_message_bytes: usize) -> ReceiverLimits {
+        ReceiverLimits {
+            max_message_bytes,
+            ..ReceiverLimits::default()
+        }
+    }
 }
 
 impl Default for ReceiverLimits {
     fn default() -> Self {
         ReceiverLimits {
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
         }
     }
 }
 
+/// How a receiver is reached and who may export to it.
+#[derive(Clone)]
+pub struct ReceiverOptions {
+    pub limits: ReceiverLimits,
+    /// TLS and connection limits.
+    pub transport: crate::net::Transport,
+    /// When set, exports must carry `authorization: Bearer <token>` with one of these.
+    pub tokens: Option<std::sync::Arc<crate::net::Tokens>>,
+    /// Bytes all request bodies may hold at once; share one between both receivers.
+    pub budget: std::sync::Arc<BodyBudget>,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        ReceiverOptions {
+            limits: ReceiverLimits::default(),
+            transport: crate::net::Transport::default(),
+            tokens: None,
+            budget: BodyBudget::new(BodyBudget::DEFAULT_BYTES),
+        }
+    }
+}
+
+impl From<ReceiverLimits> for ReceiverOptions {
+    fn from(limits: ReceiverLimits) -> ReceiverOptions {
+        ReceiverOptions {
+            limits,
+            ..ReceiverOptions::default()
+        }
+    }
+}
+
+/// What exporters are told when request bodies hold the whole budget.
+const OVERLOADED_MESSAGE: &str =
+    "shadowscan is receiving more request bytes than its memory budget ([serve] max_buffered_bytes); retry later";
+/// How long they are asked to wait: long enough for stalled bodies to time out or finish.
+const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+impl ReceiverOptions {
+    /// Whether `headers` may export: always without tokens, else a valid bearer token.
+    fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.tokens.as_ref().is_none_or(|t| t.allows(headers))
+    }
+}
+
+/// What exporters are told when their token is missing or not accepted; never the token.
+const UNAUTHENTICATED_MESSAGE: &str =
+    "missing or unknown bearer token: send `authorization: Bearer <token>` with a token this receiver accepts";
+
 /// Why a receiver stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiverError {
-    #[error("OTLP/gRPC receiver failed: {0}")]
-    Grpc(#[from] tonic::transport::Error),
-    #[error("OTLP/HTTP receiver failed: {0}")]
+    #[error("OTLP receiver failed: {0}")]
     Io(#[from] std::io::Error),
 }
 

@@ -98,10 +98,13 @@ def make_exporter(args) -> tuple[SpanExporter, str, str]:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         endpoint = args.grpc
+        # https://HOST:PORT: TLS, trusting OTEL_EXPORTER_OTLP_CERTIFICATE (and sending
+        # OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE/_KEY when set), as a deployment configures it.
+        insecure = not endpoint.startswith("https://")
         if "://" in endpoint:
             endpoint = urlsplit(endpoint).netloc
         compression = None if args.no_gzip else GrpcCompression.Gzip
-        return (OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=args.timeout,
+        return (OTLPSpanExporter(endpoint=endpoint, insecure=insecure, timeout=args.timeout,
                                  compression=compression), "grpc", endpoint)
     from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -327,7 +330,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Export known HTTP server spans with the real OTLP exporters (gzip on).")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--grpc", metavar="HOST:PORT", help="OTLP/gRPC endpoint, e.g. 127.0.0.1:4317")
+    target.add_argument("--grpc", metavar="HOST:PORT",
+                        help="OTLP/gRPC endpoint, e.g. 127.0.0.1:4317 (https://HOST:PORT for TLS)")
     target.add_argument("--http", metavar="URL",
                         help="OTLP/HTTP base URL or full /v1/traces URL, e.g. http://127.0.0.1:4318")
     p.add_argument("--scale", type=int, default=1, help="repeat the whole traffic set N times")
