@@ -37,6 +37,17 @@ done
 
 log() { echo "setup-e2e: $*" >&2; }
 
+# The TLS tests (tests/security.rs) make their certificates with the openssl command.
+if ! command -v openssl >/dev/null; then
+    if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+        log "installing openssl (the TLS tests make their certificates with it)"
+        apt-get install -y -q --no-install-recommends openssl >&2 || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends openssl >&2; }
+    else
+        log "openssl not found; install it (the TLS tests make their certificates with it)"
+        exit 1
+    fi
+fi
+
 if [[ $do_python == 1 ]]; then
     command -v "$PYTHON" >/dev/null || { log "'$PYTHON' not found; install python3 (>= 3.9) and python3-venv"; exit 1; }
     py_version="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
