@@ -217,11 +217,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_readme_configuration_example_parses() {
-        let readme = include_str!("../README.md");
+    fn the_documented_configuration_example_parses() {
+        let readme = include_str!("../docs/configuration.md");
         let start = readme
             .find("```toml\ndb = ")
-            .expect("README has the configuration example");
+            .expect("docs/configuration.md has the configuration example");
         let body = &readme[start + "```toml\n".len()..];
         let example = &body[..body.find("```").expect("the example block ends")];
         let c = Config::parse(example).unwrap();
@@ -231,6 +231,22 @@ mod tests {
         assert_eq!(c.log_format, Some(crate::cli::LogFormat::Json));
         assert!(c.serve.ready_file.is_some());
         assert_eq!(c.normalize.auth.rejected_statuses, [401, 403]);
+        assert!(c.serve.tls.is_some());
+        assert_eq!(c.serve.admin.allowed_hosts, ["shadowscan.internal"]);
+        assert_eq!(c.normalize.limits.max_path_bytes, 2048);
+        assert_eq!(c.diff.allow_no_traffic, Some(false));
+    }
+
+    #[test]
+    fn the_readme_configuration_example_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("```toml\ndb = ")
+            .expect("README has the configuration example");
+        let body = &readme[start + "```toml\n".len()..];
+        let example = &body[..body.find("```").expect("the example block ends")];
+        let c = Config::parse(example).unwrap();
+        assert_eq!(c.specs.len(), 1);
     }
 
     #[test]
