@@ -377,7 +377,8 @@ async fn report(
                 period,
                 crate::commands::unix_now(),
                 format,
-            ))
+            )
+            .map(|(page, _notice)| page))
         })
         .await;
     let content_type = match format {

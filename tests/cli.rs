@@ -1671,4 +1671,26 @@ fn a_report_window_without_traffic_says_where_the_older_traffic_is() {
     assert!(err.contains("no traffic in the last 1h"), "{err}");
     assert!(err.contains("the newest observation is at 20"), "{err}");
     assert!(err.contains("would include it"), "{err}");
+    // The page says it too, in every format: a report read later has no stderr.
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notice = json["notice"].as_str().unwrap_or_default();
+    assert!(notice.contains("the newest observation is at 20"), "{json}");
+    for format in ["html", "markdown"] {
+        let out = run(shadowscan()
+            .args(["report", "--format", format, "--since", "1h", "--db"])
+            .arg(&db));
+        let page = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            page.contains("no traffic in the last 1h"),
+            "{format}: {page}"
+        );
+        assert!(page.contains("would include it"), "{format}");
+    }
+    // A window with traffic says nothing of the kind.
+    let out = run(shadowscan()
+        .args(["report", "--format", "json", "--since", "3650d", "--db"])
+        .arg(&db));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json.get("notice").is_none(), "{json}");
+    assert!(!stderr(&out).contains("no traffic"), "{}", stderr(&out));
 }

@@ -591,7 +591,10 @@ fn tokens_and_certificates_rotate_without_dropping_connections() {
         let mut c = client.connect(&server.http).unwrap();
         post(&mut c, "third-token-longer") == 200
     });
-    assert_eq!(post(&mut after, "second-token"), 401);
+    // A fresh connection: `after` answered a 401 without reading the request body, after
+    // which the server may close it (it cannot reuse a connection with an unread body).
+    let mut fresh = client.connect(&server.http).unwrap();
+    assert_eq!(post(&mut fresh, "second-token"), 401);
 
     // A broken replacement (the key of another certificate) keeps the working one.
     std::fs::copy(pki.path("old.key"), &key).unwrap();
@@ -729,7 +732,9 @@ fn admin_checks_the_host_and_its_token() {
         let mut c = shadowscan();
         c.arg("diff")
             .arg(repo().join("fixtures/httpbin-spec.json"))
-            .args(["--service", "httpbin", "--server", &format!("http://{a}")]);
+            .args(["--service", "httpbin", "--server", &format!("http://{a}")])
+            // The server is empty: what is tested here is reaching it, not the traffic.
+            .arg("--allow-no-traffic");
         if let Some(t) = token {
             c.env("SHADOWSCAN_ADMIN_TOKEN", t);
         }

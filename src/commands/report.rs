@@ -16,8 +16,7 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         .since
         .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
     let specs = super::diff::load_specs(&args.specs, None, config)?;
-    empty_window_warning(&store, args.service.as_deref(), period)?;
-    let text = build(
+    let (text, notice) = build(
         &store,
         &specs,
         args.service.as_deref(),
@@ -26,6 +25,9 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
         super::unix_now(),
         args.format.into(),
     )?;
+    if let Some(notice) = &notice {
+        eprintln!("shadowscan: warning: {notice}");
+    }
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("{}: cannot write the report", path.display()))?,
@@ -35,12 +37,13 @@ pub fn run(args: ReportArgs, config: &Config) -> anyhow::Result<ExitStatus> {
 }
 
 /// A period without traffic while the database holds older traffic is almost always a
-/// window too short (or a demo recorded long ago): say so, with the `--since` that reaches.
-fn empty_window_warning(
+/// window too short (or traces replayed from long ago): what to say, on stderr and in the
+/// page, with the `--since` that reaches.
+fn empty_window_notice(
     store: &Store,
     service: Option<&str>,
     period: std::time::Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     let until = crate::inventory::hour_of(super::unix_now()) + 3_600;
     let query = |since| Query {
         service: service.map(str::to_owned),
@@ -49,22 +52,21 @@ fn empty_window_warning(
     };
     let since = until - period.as_secs().max(3_600) as i64;
     if !store.services(&query(Some(since)))?.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    if let Some(newest) = store
+    Ok(store
         .services(&query(None))?
         .iter()
         .map(|s| s.last_seen)
         .max()
-    {
-        eprintln!(
-            "shadowscan: warning: no traffic in the last {} ({}): {}",
-            humantime::format_duration(period),
-            service.map_or("any service".to_owned(), |s| format!("service {s}")),
-            super::diff::older_traffic(newest)
-        );
-    }
-    Ok(())
+        .map(|newest| {
+            format!(
+                "no traffic in the last {} ({}): {}",
+                humantime::format_duration(period),
+                service.map_or("any service".to_owned(), |s| format!("service {s}")),
+                super::diff::older_traffic(newest)
+            )
+        }))
 }
 
 impl From<ReportFormatArg> for ReportFormat {
@@ -77,8 +79,9 @@ impl From<ReportFormatArg> for ReportFormat {
     }
 }
 
-/// Renders the report for the `period` ending `now`, compared with the period before it.
-/// Shared with the admin endpoint, which serves the same page live.
+/// Renders the report for the `period` ending `now`, compared with the period before it,
+/// and what the page says when that period is empty while older traffic exists. Shared with
+/// the admin endpoint, which serves the same page live.
 pub fn build(
     store: &Store,
     specs: &[(Option<String>, crate::spec::Spec)],
@@ -87,7 +90,7 @@ pub fn build(
     period: std::time::Duration,
     now: i64,
     format: ReportFormat,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Option<String>)> {
     // Hour buckets: the window ends after the current hour so this hour's traffic counts.
     let until = crate::inventory::hour_of(now) + 3_600;
     let window = Window {
@@ -109,12 +112,13 @@ pub fn build(
     let normalizer = crate::normalize::Normalizer::new(rules.clone());
     let current = crate::view::build(current, &bindings, &normalizer);
     let previous = crate::view::build(previous, &bindings, &normalizer);
-    let input = ReportInput::new(
+    let mut input = ReportInput::new(
         now,
         window,
         current.endpoints,
         previous.endpoints,
         current.diff,
     );
-    Ok(report::render(&input, format))
+    input.notice = empty_window_notice(store, service, period)?;
+    Ok((report::render(&input, format), input.notice))
 }

@@ -158,7 +158,13 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
     if !a.compared {
         out.push_str(" <b>No specs were given</b>: documented/undocumented is not known.");
     }
-    out.push_str("</p></header>\n<section class=\"cards\">");
+    out.push_str("</p>");
+    if let Some(notice) = &input.notice {
+        out.push_str("<p class=\"notice\"><b>");
+        push_html(&mut out, notice);
+        out.push_str("</b></p>");
+    }
+    out.push_str("</header>\n<section class=\"cards\">");
     let n = |x: usize| Some(x as u64);
     card(&mut out, "services", n(h.services), "");
     card(&mut out, "endpoints", n(h.endpoints), "");

@@ -20,6 +20,8 @@ struct Doc<'a> {
     window: Win,
     previous_window: Win,
     compared_with_specs: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<&'a str>,
     summary: Summary,
     risks: Vec<RiskEntry<'a>>,
     top_callers: Vec<CallerEntry<'a>>,
@@ -197,6 +199,7 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
             until: input.previous_window.until,
         },
         compared_with_specs: a.compared,
+        notice: input.notice.as_deref(),
         summary: Summary {
             services: h.services,
             endpoints: h.endpoints,

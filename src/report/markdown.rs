@@ -90,6 +90,9 @@ pub(crate) fn render(a: &Analysis<'_>) -> String {
         }
     );
 
+    if let Some(notice) = &input.notice {
+        let _ = writeln!(out, "> **{}**\n", md_text(notice));
+    }
     out.push_str("| Services | Endpoints | Requests | Shadow | Unauthenticated | Zombie | Unobserved | New | Disappeared | Risky |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(

@@ -61,6 +61,9 @@ pub struct ReportInput {
     pub previous: Vec<EndpointStats>,
     pub diff: Option<DiffReport>,
     pub options: ReportOptions,
+    /// Said at the top of the page (and in the JSON's `notice`): why the report may be empty,
+    /// e.g. a window without traffic while the database holds older traffic.
+    pub notice: Option<String>,
 }
 
 impl ReportInput {
@@ -80,6 +83,7 @@ impl ReportInput {
             previous,
             diff,
             options: ReportOptions::default(),
+            notice: None,
         }
     }
 }
